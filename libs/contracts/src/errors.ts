@@ -1,0 +1,94 @@
+/**
+ * Stable error codes. Clients branch on `code`, never on `message`; a code, once published, keeps
+ * its meaning and its HTTP status.
+ */
+export const ERROR_STATUS = {
+  INVALID_JSON: 400,
+  VALIDATION_FAILED: 400,
+  INVALID_COLLECTION_NAME: 400,
+  DUPLICATE_DOCUMENT_ID: 400,
+  DENSE_UNAVAILABLE: 400,
+  PACK_BUDGET_TOO_SMALL: 400,
+  RERANK_METHOD_UNKNOWN: 400,
+  UNAUTHORIZED: 401,
+  NOT_FOUND: 404,
+  COLLECTION_NOT_FOUND: 404,
+  DOCUMENT_NOT_FOUND: 404,
+  JOB_NOT_FOUND: 404,
+  COLLECTION_EXISTS: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  OVERLOADED: 429,
+  CANCELLED: 499,
+  INTERNAL: 500,
+  JOB_FAILED: 500,
+  UNAVAILABLE: 503,
+  DEADLINE_EXCEEDED: 504,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export interface ErrorDetail {
+  field?: string;
+  message: string;
+}
+
+/** A plain, structured-clone-safe description of an error: it crosses thread and queue boundaries. */
+export interface SerializedError {
+  code: ErrorCode;
+  message: string;
+  details?: ErrorDetail[];
+  retryAfterSeconds?: number;
+}
+
+/** A domain error with a stable code; the API maps it to `ERROR_STATUS[code]`. */
+export class KeelError extends Error {
+  override readonly name = 'KeelError';
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: ErrorDetail[],
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+  }
+
+  get status(): number {
+    return ERROR_STATUS[this.code];
+  }
+
+  toJSON(): SerializedError {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.details ? { details: this.details } : {}),
+      ...(this.retryAfterSeconds !== undefined
+        ? { retryAfterSeconds: this.retryAfterSeconds }
+        : {}),
+    };
+  }
+
+  static from(serialized: SerializedError): KeelError {
+    return new KeelError(
+      serialized.code in ERROR_STATUS ? serialized.code : 'INTERNAL',
+      serialized.message,
+      serialized.details,
+      serialized.retryAfterSeconds,
+    );
+  }
+}
+
+export function isKeelError(error: unknown): error is KeelError {
+  return error instanceof KeelError;
+}
+
+/** Anything that carries a `code` we know, including errors from pure libs (e.g. packing). */
+export function toKeelError(error: unknown): KeelError | undefined {
+  if (error instanceof KeelError) return error;
+  if (error instanceof Error && 'code' in error && typeof error.code === 'string') {
+    const code = error.code;
+    if (code in ERROR_STATUS) return new KeelError(code as ErrorCode, error.message);
+  }
+  return undefined;
+}
