@@ -1,0 +1,154 @@
+import { Transform, Type } from 'class-transformer';
+import {
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Max,
+  Min,
+  MinLength,
+  ValidateIf,
+} from 'class-validator';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const EMBEDDINGS_PROTOCOLS = ['openai', 'tei', 'kserve'] as const;
+const RERANK_PROTOCOLS = ['tei', 'kserve', 'cohere'] as const;
+
+const url = { require_tld: false, require_protocol: true } as const;
+const emptyToUndefined = ({ value }: { value: unknown }): unknown =>
+  value === '' ? undefined : value;
+
+/**
+ * The environment Keel reads: one schema, validated once at boot (STYLE.md #5). Every size, count
+ * and time has a bound here with a default. Nothing else reads `process.env`.
+ */
+export class EnvSchema {
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(65_535)
+  PORT = 3000;
+
+  @IsString()
+  HOST = '0.0.0.0';
+
+  @IsString()
+  @MinLength(1)
+  KEEL_DATA_DIR = './.keel';
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsUrl({ ...url, protocols: ['redis', 'rediss'] })
+  REDIS_URL?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsUrl({ ...url, protocols: ['http', 'https'] })
+  OPENSEARCH_URL?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsUrl({ ...url, protocols: ['http', 'https'] })
+  EMBEDDINGS_URL?: string;
+
+  @ValidateIf((env: EnvSchema) => env.EMBEDDINGS_URL !== undefined)
+  @IsIn(EMBEDDINGS_PROTOCOLS)
+  EMBEDDINGS_PROTOCOL: (typeof EMBEDDINGS_PROTOCOLS)[number] = 'openai';
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  EMBEDDINGS_MODEL?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsUrl({ ...url, protocols: ['http', 'https'] })
+  RERANK_URL?: string;
+
+  @ValidateIf((env: EnvSchema) => env.RERANK_URL !== undefined)
+  @IsIn(RERANK_PROTOCOLS)
+  RERANK_PROTOCOL: (typeof RERANK_PROTOCOLS)[number] = 'tei';
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsUrl({ ...url, protocols: ['http', 'https'] })
+  LLM_URL?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  LLM_MODEL?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  LLM_API_KEY?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  @MinLength(16, { message: 'KEEL_ADMIN_TOKEN must be at least 16 characters' })
+  KEEL_ADMIN_TOKEN?: string;
+
+  @IsIn(LOG_LEVELS)
+  LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'info';
+
+  /** Largest accepted request body; an ingest batch is bounded by it. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1024)
+  @Max(256 * 1024 * 1024)
+  KEEL_BODY_LIMIT_BYTES = 10 * 1024 * 1024;
+
+  /** Deadline of a synchronous request unless the client asks for less. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(600_000)
+  KEEL_REQUEST_TIMEOUT_MS = 30_000;
+
+  /** Deadline of one ingest job (chunking and the write transaction). */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1_000)
+  @Max(3_600_000)
+  KEEL_INGEST_TIMEOUT_MS = 600_000;
+
+  /** Worker threads of the embedded pool; unset → the container's CPU quota. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(256)
+  KEEL_POOL_THREADS?: number;
+
+  /** Tasks allowed to wait for a pool thread; past it, synchronous work is shed with 429. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  KEEL_POOL_MAX_QUEUE = 256;
+
+  /** Ingest jobs accepted but not finished; past it, ingest is refused with 429. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  KEEL_INGEST_MAX_BACKLOG = 64;
+
+  /** How long finished job records are kept for GET /v1/jobs/:id. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(24 * 365)
+  KEEL_JOB_RETENTION_HOURS = 24;
+
+  /** Time given to in-flight requests and jobs after SIGTERM. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(600_000)
+  KEEL_SHUTDOWN_GRACE_MS = 10_000;
+}

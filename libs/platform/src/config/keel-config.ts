@@ -1,0 +1,77 @@
+import { plainToInstance } from 'class-transformer';
+import { validateSync, type ValidationError } from 'class-validator';
+import { resolve } from 'node:path';
+import { EnvSchema } from './env.schema.js';
+
+/** The typed configuration every module receives (never `process.env`). */
+export interface KeelConfig {
+  http: { port: number; host: string; bodyLimitBytes: number; requestTimeoutMs: number };
+  dataDir: string;
+  logLevel: EnvSchema['LOG_LEVEL'];
+  adminToken?: string;
+  redisUrl?: string;
+  opensearchUrl?: string;
+  embeddings?: { url: string; protocol: EnvSchema['EMBEDDINGS_PROTOCOL']; model?: string };
+  rerank?: { url: string; protocol: EnvSchema['RERANK_PROTOCOL'] };
+  llm?: { url: string; model?: string; apiKey?: string };
+  pool: { threads?: number; maxQueue: number };
+  ingest: { maxBacklog: number; timeoutMs: number };
+  jobs: { retentionHours: number };
+  shutdownGraceMs: number;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+function flatten(errors: ValidationError[]): string[] {
+  return errors.flatMap((e) => Object.values(e.constraints ?? {}).map((m) => `${m}`));
+}
+
+/** Validates the environment once; throws a ConfigError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined>): KeelConfig {
+  const known = Object.keys(new EnvSchema());
+  const relevant = Object.fromEntries(
+    Object.entries(env).filter(([k, v]) => v !== undefined && known.includes(k)),
+  );
+  const parsed = plainToInstance(EnvSchema, relevant, { exposeDefaultValues: true });
+  const problems = flatten(validateSync(parsed, { forbidUnknownValues: true }));
+  if (problems.length > 0) {
+    throw new ConfigError(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+  return {
+    http: {
+      port: parsed.PORT,
+      host: parsed.HOST,
+      bodyLimitBytes: parsed.KEEL_BODY_LIMIT_BYTES,
+      requestTimeoutMs: parsed.KEEL_REQUEST_TIMEOUT_MS,
+    },
+    dataDir: resolve(parsed.KEEL_DATA_DIR),
+    logLevel: parsed.LOG_LEVEL,
+    adminToken: parsed.KEEL_ADMIN_TOKEN,
+    redisUrl: parsed.REDIS_URL,
+    opensearchUrl: parsed.OPENSEARCH_URL,
+    embeddings: parsed.EMBEDDINGS_URL
+      ? {
+          url: parsed.EMBEDDINGS_URL,
+          protocol: parsed.EMBEDDINGS_PROTOCOL,
+          model: parsed.EMBEDDINGS_MODEL,
+        }
+      : undefined,
+    rerank: parsed.RERANK_URL
+      ? { url: parsed.RERANK_URL, protocol: parsed.RERANK_PROTOCOL }
+      : undefined,
+    llm: parsed.LLM_URL
+      ? { url: parsed.LLM_URL, model: parsed.LLM_MODEL, apiKey: parsed.LLM_API_KEY }
+      : undefined,
+    pool: { threads: parsed.KEEL_POOL_THREADS, maxQueue: parsed.KEEL_POOL_MAX_QUEUE },
+    ingest: {
+      maxBacklog: parsed.KEEL_INGEST_MAX_BACKLOG,
+      timeoutMs: parsed.KEEL_INGEST_TIMEOUT_MS,
+    },
+    jobs: { retentionHours: parsed.KEEL_JOB_RETENTION_HOURS },
+    shutdownGraceMs: parsed.KEEL_SHUTDOWN_GRACE_MS,
+  };
+}
+
+export const KEEL_CONFIG = Symbol('KEEL_CONFIG');

@@ -1,0 +1,15 @@
+export { PlatformModule } from './platform.module.js';
+export type { PlatformOptions } from './platform.module.js';
+export { ConfigError, KEEL_CONFIG, loadConfig } from './config/keel-config.js';
+export type { KeelConfig } from './config/keel-config.js';
+export { KEEL_RUNTIME, registerRuntimeMetrics } from './runtime-info.js';
+export type { RuntimeInfo } from './runtime-info.js';
+export { MetricsService } from './metrics/metrics.service.js';
+export { HttpMetricsMiddleware } from './metrics/http-metrics.middleware.js';
+export { JsonBodyMiddleware } from './http/body-parser.middleware.js';
+export { RequestContextMiddleware, TIMEOUT_HEADER } from './http/request-context.middleware.js';
+export { Ctx } from './http/request-context.js';
+export type { KeelRequest, RequestContext } from './http/request-context.js';
+export { KeelExceptionFilter } from './http/exception.filter.js';
+export { createValidationPipe } from './http/validation.js';
+export { requestIdOf } from './logging/logging.module.js';

@@ -1,0 +1,9 @@
+export {
+  migrate,
+  openDatabase,
+  sqliteVersions,
+  storePath,
+  transaction,
+  STORE_FILE,
+} from './database.js';
+export type { Migration, OpenOptions } from './database.js';
