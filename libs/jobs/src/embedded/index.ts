@@ -1,0 +1,47 @@
+// The embedded pool without Nest: the CLI starts it before the API's modules load, so the threads
+// come up in parallel with the rest of the boot.
+import { Registry } from 'prom-client';
+import type { KeelConfig, RuntimeInfo } from '@keel/platform';
+import { PoolJobRunner } from './pool-job-runner.js';
+
+export { PoolJobRunner } from './pool-job-runner.js';
+export type { PoolOptions } from './pool-job-runner.js';
+
+export function createPoolRunner(
+  config: KeelConfig,
+  runtime: RuntimeInfo,
+  registry: Registry,
+  threadFile: URL,
+): PoolJobRunner {
+  const threads = runtime.sizing.poolThreads;
+  return new PoolJobRunner({
+    threadFile,
+    threads,
+    maxQueue: config.pool.maxQueue,
+    dataDir: config.dataDir,
+    // Leave at least one thread for queries when there is more than one.
+    trackedConcurrency: Math.max(1, Math.floor(threads / 2)),
+    trackedBacklog: config.ingest.maxBacklog,
+    trackedTimeoutMs: config.ingest.timeoutMs,
+    retentionHours: config.jobs.retentionHours,
+    registry,
+  });
+}
+
+export interface StartedPool {
+  runner: PoolJobRunner;
+  /** The process's metrics registry, with the pool's metrics already on it. */
+  registry: Registry;
+  /** Resolves when the threads are up; readiness waits for it. */
+  ready: Promise<void>;
+}
+
+/** Creates the process's registry and the pool, and starts the threads at once. */
+export function startPool(config: KeelConfig, runtime: RuntimeInfo, threadFile: URL): StartedPool {
+  const registry = new Registry();
+  const runner = createPoolRunner(config, runtime, registry, threadFile);
+  const ready = runner.start();
+  // Observed later by whoever awaits readiness; this keeps an early failure from being unhandled.
+  ready.catch(() => undefined);
+  return { runner, registry, ready };
+}

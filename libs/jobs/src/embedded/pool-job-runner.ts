@@ -1,0 +1,416 @@
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { MessageChannel } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import {
+  KeelError,
+  type JobName,
+  type JobPayload,
+  type JobRecord,
+  type JobResult,
+  type QueueName,
+} from '@keel/contracts/jobs';
+import { PING, type ControlTask, type ThreadReply, type ThreadTask } from '../thread/index.js';
+import {
+  JobRunner,
+  type EnqueueOptions,
+  type RunOptions,
+  type RunnerHealth,
+} from '../job-runner.js';
+import { JobStore } from './job-store.js';
+
+export interface PoolOptions {
+  /** The module each pool thread loads (it default-exports a thread handler). */
+  threadFile: string | URL;
+  threads: number;
+  /** Tasks that may wait for a thread; past it, run() is refused with OVERLOADED. */
+  maxQueue: number;
+  dataDir: string;
+  /** Tracked jobs (ingest) running at once; the rest of the pool stays free for queries. */
+  trackedConcurrency: number;
+  /** Tracked jobs accepted and not finished; past it, enqueue() is refused with OVERLOADED. */
+  trackedBacklog: number;
+  trackedTimeoutMs: number;
+  retentionHours: number;
+  registry: Registry;
+}
+
+interface Tracked {
+  record: JobRecord;
+  task: Omit<ThreadTask, 'port'>;
+  timeoutMs: number;
+  cancel?: () => void;
+  waiters: Array<(record: JobRecord) => void>;
+}
+
+const FINISHED = new Set(['completed', 'failed', 'cancelled']);
+
+/**
+ * The embedded JobRunner: a worker-thread pool (piscina) in the API process, sized from the
+ * container's CPU quota. Synchronous work (search, rerank, pack) goes straight to the pool and is
+ * shed with 429 when the pool's queue is full; tracked work (ingest) goes through a small gate so
+ * that it never holds every thread, with its records in a SQLite file of its own.
+ */
+export class PoolJobRunner extends JobRunner {
+  private pool?: Piscina<ThreadTask | ControlTask, ThreadReply>;
+  private readonly store: JobStore;
+  private readonly tracked = new Map<string, Tracked>();
+  private readonly waiting: Tracked[] = [];
+  private active = 0;
+  private readonly running = new Set<Promise<void>>();
+  private closing = false;
+  private warm = false;
+  private readonly pruneTimer: NodeJS.Timeout;
+  private readonly duration: Histogram<'queue' | 'name' | 'outcome'>;
+  private readonly shed: Counter<'queue'>;
+
+  constructor(private readonly options: PoolOptions) {
+    super();
+    this.store = JobStore.open(options.dataDir);
+    this.store.failInterrupted();
+    this.pruneTimer = setInterval(() => this.prune(), 3_600_000);
+    this.pruneTimer.unref();
+    const pool = () => this.pool;
+    const registers = [options.registry];
+    this.duration = new Histogram({
+      name: 'keel_job_duration_seconds',
+      help: 'Job run time in the pool, from submission to result, by queue, name and outcome.',
+      labelNames: ['queue', 'name', 'outcome'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 120],
+      registers,
+    });
+    this.shed = new Counter({
+      name: 'keel_jobs_shed_total',
+      help: 'Jobs refused because a queue was at its bound.',
+      labelNames: ['queue'],
+      registers,
+    });
+    new Gauge({
+      name: 'keel_job_pool_threads',
+      help: 'Worker threads in the embedded job pool.',
+      registers,
+      collect() {
+        this.set(pool()?.threads.length ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'keel_job_pool_queue_depth',
+      help: 'Tasks waiting for a pool thread.',
+      registers,
+      collect() {
+        this.set(pool()?.queueSize ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'keel_job_pool_utilization',
+      help: 'Share of pool thread time spent running tasks since start (piscina).',
+      registers,
+      collect() {
+        this.set(pool()?.utilization ?? 0);
+      },
+    });
+    const tracked = () => ({ active: this.active, waiting: this.waiting.length });
+    new Gauge({
+      name: 'keel_tracked_jobs',
+      help: 'Tracked jobs (ingest) by state.',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const { active, waiting } = tracked();
+        this.set({ state: 'active' }, active);
+        this.set({ state: 'waiting' }, waiting);
+      },
+    });
+  }
+
+  /**
+   * Starts the threads and resolves once they have loaded their modules and prepared (opened the
+   * store). Called after the HTTP server listens, so the threads' start-up does not compete with
+   * the API's for the same cores; readiness stays red until this resolves.
+   */
+  async start(timeoutMs = 30_000): Promise<void> {
+    const options = this.options;
+    const pool = new Piscina<ThreadTask | ControlTask, ThreadReply>({
+      filename:
+        options.threadFile instanceof URL ? fileURLToPath(options.threadFile) : options.threadFile,
+      minThreads: options.threads,
+      maxThreads: options.threads,
+      maxQueue: options.maxQueue,
+      // Threads are expensive to start (modules, tokenizer tables): keep them.
+      idleTimeout: 2 ** 31 - 1,
+      workerData: { dataDir: options.dataDir },
+    });
+    this.pool = pool;
+    const signal = AbortSignal.timeout(timeoutMs);
+    const replies = await Promise.all(
+      Array.from({ length: options.threads }, () => pool.run(PING, { signal })),
+    );
+    const failed = replies.find((r) => !r.ok);
+    if (failed && !failed.ok) throw KeelError.from(failed.error);
+    this.warm = true;
+  }
+
+  override async run<Q extends QueueName, N extends JobName<Q>>(
+    queue: Q,
+    name: N,
+    payload: JobPayload<Q, N>,
+    options: RunOptions,
+  ): Promise<JobResult<Q, N>> {
+    const pool = this.livePool();
+    const remaining = options.deadline - Date.now();
+    if (remaining <= 0)
+      throw new KeelError('DEADLINE_EXCEEDED', 'the deadline passed before the job started');
+    const timeout = AbortSignal.timeout(remaining);
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    const end = this.duration.startTimer({ queue, name });
+    const task: ThreadTask = {
+      queue,
+      name,
+      payload,
+      requestId: options.requestId,
+      deadline: options.deadline,
+    };
+    let reply: ThreadReply;
+    try {
+      // A queued task that is aborted leaves the queue; a running one has its thread
+      // terminated, so nothing keeps computing a result nobody will read.
+      reply = await pool.run(task, { signal });
+    } catch (error) {
+      const keel = this.poolError(queue, error, timeout, options.signal);
+      end({ outcome: keel.code });
+      throw keel;
+    }
+    if (!reply.ok) {
+      end({ outcome: reply.error.code });
+      throw KeelError.from(reply.error);
+    }
+    end({ outcome: 'ok' });
+    return reply.result;
+  }
+
+  private livePool(): Piscina<ThreadTask | ControlTask, ThreadReply> {
+    if (this.closing) throw new KeelError('UNAVAILABLE', 'shutting down', undefined, 1);
+    if (!this.pool) throw new KeelError('UNAVAILABLE', 'the job pool is starting', undefined, 1);
+    return this.pool;
+  }
+
+  private poolError(
+    queue: QueueName,
+    error: unknown,
+    timeout: AbortSignal,
+    caller: AbortSignal | undefined,
+  ): KeelError {
+    if (error instanceof Error && error.message === 'Task queue is at limit') {
+      this.shed.inc({ queue });
+      return new KeelError(
+        'OVERLOADED',
+        `the job pool is full (${queue}); retry shortly`,
+        undefined,
+        1,
+      );
+    }
+    if (timeout.aborted)
+      return new KeelError('DEADLINE_EXCEEDED', 'the deadline passed before the job finished');
+    if (caller?.aborted) {
+      const reason: unknown = caller.reason;
+      if (reason instanceof DOMException && reason.name === 'TimeoutError') {
+        return new KeelError('DEADLINE_EXCEEDED', 'the deadline passed before the job finished');
+      }
+      return new KeelError('CANCELLED', 'the request was cancelled');
+    }
+    return new KeelError('JOB_FAILED', error instanceof Error ? error.message : String(error));
+  }
+
+  override enqueue<Q extends QueueName, N extends JobName<Q>>(
+    queue: Q,
+    name: N,
+    payload: JobPayload<Q, N>,
+    options: EnqueueOptions = {},
+  ): JobRecord {
+    if (this.closing) throw new KeelError('UNAVAILABLE', 'shutting down', undefined, 1);
+    if (this.active + this.waiting.length >= this.options.trackedBacklog) {
+      this.shed.inc({ queue });
+      throw new KeelError(
+        'OVERLOADED',
+        `too many ${queue} jobs in progress; retry later`,
+        undefined,
+        5,
+      );
+    }
+    const record: JobRecord = {
+      id: randomUUID(),
+      queue,
+      name,
+      state: 'waiting',
+      progress: 0,
+      createdAt: new Date().toISOString(),
+      ...(options.requestId ? { requestId: options.requestId } : {}),
+    };
+    this.store.insert(record);
+    const tracked: Tracked = {
+      record,
+      task: { queue, name, payload, jobId: record.id, requestId: options.requestId },
+      timeoutMs: options.timeoutMs ?? this.options.trackedTimeoutMs,
+      waiters: [],
+    };
+    this.tracked.set(record.id, tracked);
+    this.waiting.push(tracked);
+    this.pump();
+    return { ...record };
+  }
+
+  private pump(): void {
+    while (this.active < this.options.trackedConcurrency && this.waiting.length > 0) {
+      const next = this.waiting.shift()!;
+      this.active += 1;
+      const execution = this.execute(next).finally(() => {
+        this.active -= 1;
+        this.running.delete(execution);
+        if (!this.closing) this.pump();
+      });
+      this.running.add(execution);
+    }
+  }
+
+  private async execute(job: Tracked): Promise<void> {
+    const { record } = job;
+    record.state = 'active';
+    record.startedAt = new Date().toISOString();
+    this.store.update(record);
+    const { port1, port2 } = new MessageChannel();
+    port1.on('message', (m: { progress?: number }) => {
+      if (typeof m.progress === 'number') record.progress = m.progress;
+    });
+    let cancelled = false;
+    // Cancellation is cooperative for tracked jobs: they write to the store, and a thread
+    // terminated mid-transaction would cost a restart of the thread for nothing.
+    job.cancel = () => {
+      cancelled = true;
+      port1.postMessage({ cancel: true });
+    };
+    const deadline = Date.now() + job.timeoutMs;
+    const end = this.duration.startTimer({ queue: record.queue, name: record.name });
+    try {
+      const reply = await this.submitTracked({ ...job.task, deadline, port: port2 });
+      if (reply.ok) {
+        this.finish(job, { state: 'completed', progress: 1, result: reply.result });
+        end({ outcome: 'ok' });
+      } else {
+        const state = cancelled && reply.error.code === 'CANCELLED' ? 'cancelled' : 'failed';
+        this.finish(job, { state, error: reply.error });
+        end({ outcome: reply.error.code });
+      }
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      this.finish(job, { state: 'failed', error: { code: 'JOB_FAILED', message } });
+      end({ outcome: 'JOB_FAILED' });
+    } finally {
+      port1.close();
+    }
+  }
+
+  /** Tracked work is already admitted; a full pool queue only delays it. */
+  private async submitTracked(task: ThreadTask): Promise<ThreadReply> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.livePool().run(task, { transferList: task.port ? [task.port] : [] });
+      } catch (error) {
+        if (
+          !(error instanceof Error && error.message === 'Task queue is at limit') ||
+          attempt > 600
+        ) {
+          throw error;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  private finish(job: Tracked, change: Partial<JobRecord>): void {
+    Object.assign(job.record, change, { finishedAt: new Date().toISOString() });
+    this.store.update(job.record);
+    this.tracked.delete(job.record.id);
+    for (const resolve of job.waiters) resolve({ ...job.record });
+  }
+
+  override get(id: string): JobRecord | undefined {
+    const live = this.tracked.get(id);
+    return live ? { ...live.record } : this.store.get(id);
+  }
+
+  override async wait(id: string, signal?: AbortSignal): Promise<JobRecord> {
+    const live = this.tracked.get(id);
+    if (!live) {
+      const stored = this.store.get(id);
+      if (!stored) throw new KeelError('JOB_NOT_FOUND', `job '${id}' does not exist`);
+      return stored;
+    }
+    return new Promise<JobRecord>((resolve, reject) => {
+      const onAbort = () => reject(new KeelError('CANCELLED', 'stopped waiting for the job'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      live.waiters.push((record) => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(record);
+      });
+    });
+  }
+
+  override cancel(id: string): boolean {
+    const live = this.tracked.get(id);
+    if (!live || FINISHED.has(live.record.state)) return false;
+    const index = this.waiting.indexOf(live);
+    if (index >= 0) {
+      this.waiting.splice(index, 1);
+      this.finish(live, {
+        state: 'cancelled',
+        error: { code: 'CANCELLED', message: 'cancelled before it started' },
+      });
+      return true;
+    }
+    live.cancel?.();
+    return true;
+  }
+
+  override health(): RunnerHealth {
+    const threads = this.pool?.threads.length ?? 0;
+    return {
+      up: this.warm && !this.closing && threads === this.options.threads,
+      details: {
+        mode: 'embedded',
+        threads,
+        expectedThreads: this.options.threads,
+        queueDepth: this.pool?.queueSize ?? 0,
+        trackedActive: this.active,
+        trackedWaiting: this.waiting.length,
+      },
+    };
+  }
+
+  private prune(): void {
+    this.store.prune(new Date(Date.now() - this.options.retentionHours * 3_600_000));
+  }
+
+  /** Stops taking work, lets tracked jobs finish within the grace period, then stops the threads. */
+  async close(graceMs: number): Promise<void> {
+    this.closing = true;
+    clearInterval(this.pruneTimer);
+    for (const job of this.waiting.splice(0)) {
+      this.finish(job, {
+        state: 'cancelled',
+        error: { code: 'CANCELLED', message: 'the server shut down before it started' },
+      });
+    }
+    const grace = new Promise((r) => setTimeout(r, graceMs).unref());
+    await Promise.race([Promise.allSettled([...this.running]), grace]);
+    for (const job of this.tracked.values()) job.cancel?.();
+    // Cooperative cancellation gets a moment to land before the threads are stopped.
+    await Promise.race([
+      Promise.allSettled([...this.running]),
+      new Promise((r) => setTimeout(r, 1_000).unref()),
+    ]);
+    await this.pool?.destroy();
+    await Promise.allSettled([...this.running]);
+    this.store.close();
+  }
+}

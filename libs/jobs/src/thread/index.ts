@@ -1,0 +1,4 @@
+// The Nest-free part of the jobs lib: what a pool thread loads.
+export { createThreadHandler, PING } from './thread-handler.js';
+export type { ControlTask, ThreadOptions, ThreadReply, ThreadTask } from './thread-handler.js';
+export { ProcessorRegistry, ProcessorRegistryError } from './registry.js';

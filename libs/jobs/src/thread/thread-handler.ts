@@ -1,0 +1,115 @@
+import type { MessagePort } from 'node:worker_threads';
+import {
+  KeelError,
+  toKeelError,
+  type AnyProcessor,
+  type ProcessorContext,
+  type QueueName,
+  type SerializedError,
+} from '@keel/contracts/jobs';
+import { ProcessorRegistry } from './registry.js';
+
+/** What the pool sends a thread. Plain data: it is structured-cloned across the boundary. */
+export interface ThreadTask {
+  queue: QueueName;
+  name: string;
+  payload: unknown;
+  jobId?: string;
+  requestId?: string;
+  deadline?: number;
+  /** Progress goes up and cancellation comes down this port (tracked jobs only). */
+  port?: MessagePort;
+}
+
+export type ThreadReply = { ok: true; result: unknown } | { ok: false; error: SerializedError };
+
+/** Readiness: the thread has loaded its modules and prepared what every job needs. */
+export const PING = '__ping';
+export type ControlTask = typeof PING;
+
+export interface ThreadOptions {
+  dataDir: string;
+  /** Opens what every job needs (the store connection) once, before the thread counts as up. */
+  prepare?: () => void;
+}
+
+function serialize(error: unknown): SerializedError {
+  const known = toKeelError(error);
+  if (known) return known.toJSON();
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return { code: 'JOB_FAILED', message };
+}
+
+/**
+ * Builds the function a pool thread runs for each task: it finds the processor, gives it a
+ * context (deadline signal, progress, cancellation) and turns any failure into a serialized
+ * error with a stable code, because Error subclasses lose their fields across threads.
+ */
+export function createThreadHandler(
+  processors: readonly AnyProcessor[],
+  options: ThreadOptions,
+): (task: ThreadTask | ControlTask) => Promise<ThreadReply> {
+  const registry = ProcessorRegistry.from(processors);
+  return async (task) => {
+    if (task === PING) {
+      try {
+        options.prepare?.();
+        return { ok: true, result: null };
+      } catch (error) {
+        return { ok: false, error: serialize(error) };
+      }
+    }
+    const processor = registry.get(task.queue, task.name);
+    if (!processor) {
+      return {
+        ok: false,
+        error: { code: 'JOB_FAILED', message: `no handler for ${task.queue}/${task.name}` },
+      };
+    }
+    const controller = new AbortController();
+    const signals = [controller.signal];
+    if (task.deadline !== undefined) {
+      signals.push(AbortSignal.timeout(Math.max(0, task.deadline - Date.now())));
+    }
+    task.port?.on('message', (message: { cancel?: boolean }) => {
+      if (message.cancel) controller.abort(new KeelError('CANCELLED', 'the job was cancelled'));
+    });
+    let lastProgress = 0;
+    const context: ProcessorContext = {
+      jobId: task.jobId,
+      requestId: task.requestId,
+      deadline: task.deadline,
+      signal: AbortSignal.any(signals),
+      dataDir: options.dataDir,
+      progress: (fraction) => {
+        const now = Date.now();
+        // At most a few messages a second, whatever the caller does.
+        if (task.port && (now - lastProgress > 200 || fraction >= 1)) {
+          lastProgress = now;
+          task.port.postMessage({ progress: Math.min(1, Math.max(0, fraction)) });
+        }
+      },
+    };
+    try {
+      // The registry guarantees the processor matches (queue, name); the payload type follows.
+      const handle = processor.handle.bind(processor) as (
+        payload: unknown,
+        c: ProcessorContext,
+      ) => Promise<unknown>;
+      const result = await handle(task.payload, context);
+      return { ok: true, result };
+    } catch (error) {
+      if (context.signal.aborted && !(error instanceof KeelError)) {
+        const reason: unknown = context.signal.reason;
+        if (reason instanceof KeelError) return { ok: false, error: reason.toJSON() };
+        return {
+          ok: false,
+          error: { code: 'DEADLINE_EXCEEDED', message: 'the job ran past its deadline' },
+        };
+      }
+      return { ok: false, error: serialize(error) };
+    } finally {
+      task.port?.close();
+    }
+  };
+}
