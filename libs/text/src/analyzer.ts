@@ -16,6 +16,15 @@ export const STOP_WORDS: ReadonlySet<string> = new Set(
 export const MAX_TERM_CHARS = 64;
 
 const WORD = /[\p{L}\p{N}]+/gu;
+/** English possessives ("patient's", "Hodgkin’s"), dropped as Lucene's EnglishPossessiveFilter does. */
+const POSSESSIVE = /(?<=[\p{L}\p{N}])['’]s(?![\p{L}\p{N}])/gu;
+
+/**
+ * Stemming is most of the analyzer's cost and words repeat across documents and queries, so stems
+ * are memoised. The cache is per thread and bounded: past the bound it starts over.
+ */
+const STEM_CACHE_MAX = 200_000;
+const stems = new Map<string, string>();
 
 /** A term with its ordinal position among the terms of the text. */
 export interface PositionedTerm {
@@ -52,7 +61,7 @@ export function queryTerms(query: string): string[] {
 }
 
 function* words(text: string): Generator<string> {
-  for (const match of text.normalize('NFKC').toLowerCase().matchAll(WORD)) {
+  for (const match of text.normalize('NFKC').toLowerCase().replace(POSSESSIVE, '').matchAll(WORD)) {
     const word = match[0];
     if (word.length <= MAX_TERM_CHARS) {
       yield word;
@@ -63,5 +72,12 @@ function* words(text: string): Generator<string> {
 }
 
 function normalizeWord(word: string): string {
-  return STOP_WORDS.has(word) ? word : stemmer(word);
+  if (STOP_WORDS.has(word)) return word;
+  let stem = stems.get(word);
+  if (stem === undefined) {
+    if (stems.size >= STEM_CACHE_MAX) stems.clear();
+    stem = stemmer(word);
+    stems.set(word, stem);
+  }
+  return stem;
 }
