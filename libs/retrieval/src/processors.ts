@@ -1,0 +1,145 @@
+// Job processors of the retrieval lib: pure functions over the embedded store, run in pool
+// threads (never on the API event loop). Nest-free: this entry is what worker threads load.
+import { defineProcessor, KeelError, type ProcessorContext } from '@keel/contracts/jobs';
+import { getTokenizer } from '@keel/text';
+import { chunkText } from './chunking/index.js';
+import { documentHash, SqliteStore, type PreparedDocument } from './sqlite/sqlite-store.js';
+
+const stores = new Map<string, SqliteStore>();
+
+/** One connection per thread and data directory, opened on first use. */
+export function storeFor(context: Pick<ProcessorContext, 'dataDir'>): SqliteStore {
+  let store = stores.get(context.dataDir);
+  if (!store) {
+    store = SqliteStore.open(context.dataDir);
+    stores.set(context.dataDir, store);
+  }
+  return store;
+}
+
+export function closeStores(): void {
+  for (const store of stores.values()) store.close();
+  stores.clear();
+}
+
+function checkAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw new KeelError('CANCELLED', 'the job was cancelled');
+}
+
+export const ingestDocumentsProcessor = defineProcessor({
+  queue: 'ingest',
+  name: 'ingest-documents',
+  handle: async (payload, context) => {
+    const store = storeFor(context);
+    const collection = store.getCollection(payload.collection.name);
+    if (!collection || collection.id !== payload.collection.id) {
+      throw new KeelError(
+        'COLLECTION_NOT_FOUND',
+        `collection '${payload.collection.name}' does not exist`,
+      );
+    }
+    const stored = store.storedHashes(
+      collection.id,
+      payload.documents.map((d) => d.id),
+    );
+    const tokenizer = getTokenizer(payload.chunking.encoding);
+    const prepared: PreparedDocument[] = [];
+    const total = payload.documents.length;
+    for (const [i, doc] of payload.documents.entries()) {
+      const hash = documentHash(doc, payload.chunking);
+      const chunks =
+        stored.get(doc.id) === hash
+          ? []
+          : chunkText(doc.text, {
+              chunkSize: payload.chunking.chunkSize,
+              chunkOverlap: payload.chunking.chunkOverlap,
+              tokenizer,
+            });
+      prepared.push({ doc, hash, chunks });
+      if (i % 50 === 49) {
+        // Chunking is most of the work; the write transaction is the last step.
+        context.progress((0.9 * (i + 1)) / total);
+        checkAborted(context.signal);
+        await Promise.resolve();
+      }
+    }
+    checkAborted(context.signal);
+    const documents = store.upsertDocuments(collection, prepared);
+    context.progress(1);
+    const count = (status: string) => documents.filter((d) => d.status === status).length;
+    return {
+      collection: collection.name,
+      created: count('created'),
+      updated: count('updated'),
+      unchanged: count('unchanged'),
+      chunks: documents.filter((d) => d.status !== 'unchanged').reduce((n, d) => n + d.chunks, 0),
+      documents,
+    };
+  },
+});
+
+export const createCollectionProcessor = defineProcessor({
+  queue: 'ingest',
+  name: 'create-collection',
+  handle: async (payload, context) => {
+    const c = storeFor(context).createCollection(payload.name, payload.chunking);
+    return Promise.resolve({
+      id: c.id,
+      name: c.name,
+      chunkSize: c.chunkSize,
+      chunkOverlap: c.chunkOverlap,
+      encoding: c.encoding,
+      documentCount: c.documentCount,
+      chunkCount: c.chunkCount,
+      createdAt: c.createdAt,
+      updatedAt: c.updatedAt,
+    });
+  },
+});
+
+export const deleteCollectionProcessor = defineProcessor({
+  queue: 'ingest',
+  name: 'delete-collection',
+  handle: async (payload, context) =>
+    Promise.resolve({ deleted: storeFor(context).deleteCollection(payload.name) }),
+});
+
+export const deleteDocumentProcessor = defineProcessor({
+  queue: 'ingest',
+  name: 'delete-document',
+  handle: async (payload, context) => {
+    const store = storeFor(context);
+    const collection = store.requireCollection(payload.collection.name);
+    return Promise.resolve({ deleted: store.deleteDocument(collection, payload.documentId) });
+  },
+});
+
+export const bm25SearchProcessor = defineProcessor({
+  queue: 'search',
+  name: 'bm25',
+  handle: async (payload, context) => {
+    const store = storeFor(context);
+    const { hits, terms } = store.search(payload.collection.id, payload.query, {
+      topK: payload.topK,
+      filter: payload.filter,
+      group: payload.group,
+    });
+    return Promise.resolve({
+      hits,
+      terms,
+      ...(payload.withStats ? { stats: store.stats(payload.collection.id, terms) } : {}),
+    });
+  },
+});
+
+export const RETRIEVAL_PROCESSORS = [
+  ingestDocumentsProcessor,
+  createCollectionProcessor,
+  deleteCollectionProcessor,
+  deleteDocumentProcessor,
+  bm25SearchProcessor,
+];
+
+export { SqliteStore, documentHash, BM25_TITLE_WEIGHT } from './sqlite/sqlite-store.js';
+export type { CollectionRow, PreparedDocument, StoredDocument } from './sqlite/sqlite-store.js';
+export { chunkText } from './chunking/index.js';
