@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { RetrievalModule } from '@keel/retrieval';
+import { PackService } from './pack.service.js';
+import { AnswerQuery } from './query-pipeline.js';
+import { RerankService } from './rerank.service.js';
+
+/** Query-time orchestration over retrieval, reranking and packing jobs. */
+@Module({
+  imports: [RetrievalModule],
+  providers: [RerankService, PackService, AnswerQuery],
+  exports: [RerankService, PackService, AnswerQuery],
+})
+export class PipelineModule {}
