@@ -1,0 +1,69 @@
+import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import type { AnyProcessor } from '@keel/contracts';
+import type { Registry } from 'prom-client';
+import { JobRunner, JobsModule } from '@keel/jobs';
+import {
+  HttpMetricsMiddleware,
+  JsonBodyMiddleware,
+  PlatformModule,
+  RequestContextMiddleware,
+  type KeelConfig,
+  type RuntimeInfo,
+} from '@keel/platform';
+import { PipelineModule } from '@keel/pipeline';
+import { RetrievalModule } from '@keel/retrieval';
+import { CollectionsController } from './controllers/collections.controller.js';
+import { DocumentsController } from './controllers/documents.controller.js';
+import { HealthController } from './controllers/health.controller.js';
+import { JobsController } from './controllers/jobs.controller.js';
+import { QueryController } from './controllers/query.controller.js';
+import { AdminGuard } from './http/admin.guard.js';
+
+export interface ApiModuleOptions {
+  config: KeelConfig;
+  runtime: RuntimeInfo;
+  threadFile: URL;
+  processors: readonly AnyProcessor[];
+  /** A job pool started before Nest, with the registry its metrics are on. */
+  pool?: { runner: JobRunner; registry: Registry };
+}
+
+/** The HTTP control API: controllers only; the work lives in the libs and the job pool. */
+@Module({})
+export class ApiModule implements NestModule {
+  static forRoot(options: ApiModuleOptions): DynamicModule {
+    return {
+      module: ApiModule,
+      imports: [
+        PlatformModule.forRoot({
+          config: options.config,
+          runtime: options.runtime,
+          ...(options.pool ? { registry: options.pool.registry } : {}),
+        }),
+        JobsModule.forRoot({
+          threadFile: options.threadFile,
+          processors: options.processors,
+          ...(options.pool ? { runner: options.pool.runner } : {}),
+        }),
+        TerminusModule.forRoot({ logger: false }),
+        RetrievalModule,
+        PipelineModule,
+      ],
+      controllers: [
+        HealthController,
+        CollectionsController,
+        DocumentsController,
+        JobsController,
+        QueryController,
+      ],
+      providers: [AdminGuard],
+    };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer
+      .apply(RequestContextMiddleware, HttpMetricsMiddleware, JsonBodyMiddleware)
+      .forRoutes('*path');
+  }
+}

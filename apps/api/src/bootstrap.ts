@@ -1,0 +1,75 @@
+import { NestFactory } from '@nestjs/core';
+import type { Registry } from 'prom-client';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Logger } from 'nestjs-pino';
+import type { AnyProcessor } from '@keel/contracts';
+import { JobRunner, PoolJobRunner } from '@keel/jobs';
+import {
+  KeelExceptionFilter,
+  createValidationPipe,
+  type KeelConfig,
+  type RuntimeInfo,
+} from '@keel/platform';
+import { describeRuntime } from '@keel/platform/runtime';
+import { ApiModule } from './api.module.js';
+import { mountOpenApi } from './openapi.js';
+
+export interface ApiBootOptions {
+  config: KeelConfig;
+  runtime: RuntimeInfo;
+  threadFile: URL;
+  processors: readonly AnyProcessor[];
+  version: string;
+  /** A pool the caller created and started before loading the API (it starts the threads early). */
+  pool?: { runner: PoolJobRunner; registry: Registry; ready: Promise<void> };
+}
+
+export interface RunningApi {
+  app: NestExpressApplication;
+  url: string;
+  /** Resolves when every pool thread is warm, i.e. when /health/ready turns green. */
+  ready: Promise<void>;
+}
+
+export async function createApi(options: ApiBootOptions): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot(options), {
+    bufferLogs: true,
+    // Bodies are parsed by Keel's own middleware, with stable error codes.
+    bodyParser: false,
+  });
+  app.useLogger(app.get(Logger));
+  app.useGlobalFilters(new KeelExceptionFilter());
+  app.useGlobalPipes(createValidationPipe());
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  mountOpenApi(app, options.version);
+  return app;
+}
+
+export async function startApi(options: ApiBootOptions): Promise<RunningApi> {
+  const app = await createApi(options);
+  const logger = app.get(Logger);
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  const runner = app.get(JobRunner);
+  await app.listen(options.config.http.port, options.config.http.host);
+  const ready =
+    options.pool?.ready ?? (runner instanceof PoolJobRunner ? runner.start() : Promise.resolve());
+  const server = app.getHttpServer();
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.config.http.port;
+  const host = options.config.http.host === '0.0.0.0' ? '127.0.0.1' : options.config.http.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  // nestjs-pino: an object with `msg` logs its other fields as structured data.
+  logger.log({
+    msg: describeRuntime(options.runtime.detected, options.runtime.sizing),
+    runtime: options.runtime.detected,
+    sizing: options.runtime.sizing,
+    dataDir: options.config.dataDir,
+  });
+  logger.log({ msg: `Keel API listening on ${url}`, url, port });
+  void ready.then(
+    () => logger.log({ msg: 'job pool warm; ready' }),
+    (error: unknown) => logger.error({ msg: 'job pool failed to start', err: error }),
+  );
+  return { app, url, ready };
+}

@@ -1,0 +1,97 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Post,
+  Query,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiPayloadTooLargeResponse,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+} from '@nestjs/swagger';
+import type { Response } from 'express';
+import {
+  ErrorResponseDto,
+  IngestDocumentsDto,
+  IngestQueryDto,
+  IngestResultDto,
+  JobAcceptedDto,
+  StoredDocumentDto,
+} from '@keel/contracts';
+import { Ctx, type RequestContext } from '@keel/platform';
+import { DocumentsService } from '@keel/retrieval';
+import { AdminGuard } from '../http/admin.guard.js';
+import { CollectionNamePipe } from '../http/collection-name.pipe.js';
+
+@ApiTags('documents')
+@Controller('v1/collections/:name/documents')
+export class DocumentsController {
+  constructor(private readonly documents: DocumentsService) {}
+
+  /**
+   * Idempotent upsert by document id. 202 with a job id by default; with `?wait=true`, 200 with
+   * the ingest result once the job is done.
+   */
+  @Post()
+  @ApiAcceptedResponse({ type: JobAcceptedDto })
+  @ApiOkResponse({ type: IngestResultDto, description: 'with ?wait=true' })
+  @ApiBadRequestResponse({ type: ErrorResponseDto })
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'COLLECTION_NOT_FOUND' })
+  @ApiPayloadTooLargeResponse({ type: ErrorResponseDto })
+  @ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'OVERLOADED' })
+  async ingest(
+    @Param('name', CollectionNamePipe) name: string,
+    @Query() query: IngestQueryDto,
+    @Body() dto: IngestDocumentsDto,
+    @Ctx() ctx: RequestContext,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<JobAcceptedDto | IngestResultDto> {
+    const job = this.documents.ingest(name, dto, ctx);
+    if (query.wait !== 'true' && query.wait !== '1') {
+      const location = `/v1/jobs/${job.id}`;
+      res.status(202).location(location);
+      return { jobId: job.id, location };
+    }
+    res.status(200);
+    return this.documents.result(job, ctx);
+  }
+
+  @Get(':id')
+  @ApiOkResponse({ type: StoredDocumentDto })
+  @ApiNotFoundResponse({
+    type: ErrorResponseDto,
+    description: 'COLLECTION_NOT_FOUND or DOCUMENT_NOT_FOUND',
+  })
+  get(@Param('name', CollectionNamePipe) name: string, @Param('id') id: string): StoredDocumentDto {
+    return this.documents.get(name, id);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @UseGuards(AdminGuard)
+  @ApiBearerAuth()
+  @ApiNoContentResponse()
+  @ApiNotFoundResponse({
+    type: ErrorResponseDto,
+    description: 'COLLECTION_NOT_FOUND or DOCUMENT_NOT_FOUND',
+  })
+  async delete(
+    @Param('name', CollectionNamePipe) name: string,
+    @Param('id') id: string,
+    @Ctx() ctx: RequestContext,
+  ): Promise<void> {
+    await this.documents.delete(name, id, ctx);
+  }
+}

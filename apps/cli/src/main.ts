@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// The `keel` command. The compile cache is switched on before anything else loads: Keel's start-up
+// is mostly module loading, and a pod that scales out should not recompile the same code.
+import { enableCompileCache } from 'node:module';
+
+enableCompileCache();
+// Decorators read and write metadata as their classes load; the polyfill has to be there first.
+await import('reflect-metadata');
+const { setLayout } = await import('./boot.js');
+setLayout(import.meta.url);
+const { run } = await import('./cli.js');
+run(process.argv);

@@ -1,0 +1,1 @@
+export { PROCESSORS, prepare } from './processors.js';

@@ -1,0 +1,24 @@
+import type { AnyProcessor } from '@keel/contracts/jobs';
+import { packProcessor } from '@keel/packing';
+import { rerankProcessor } from '@keel/reranking';
+import { RETRIEVAL_PROCESSORS, storeFor } from '@keel/retrieval/processors';
+
+/**
+ * Every processor of Keel, registered once. The API checks this list against the job map at boot
+ * and every pool thread (and, later, every worker process) builds its handler from it.
+ */
+export const PROCESSORS: readonly AnyProcessor[] = [
+  ...RETRIEVAL_PROCESSORS,
+  rerankProcessor,
+  packProcessor,
+];
+
+/**
+ * What every job needs, opened before the thread reports ready: the store connection. Tokenizer
+ * tables (~140 ms a thread) load on the first pack or ingest job instead: searches and reranks
+ * never need them, and waiting for them would add that much to every pod's start-up
+ * (docs/benchmarks/startup.md).
+ */
+export function prepare(dataDir: string): void {
+  storeFor({ dataDir });
+}
