@@ -1,0 +1,60 @@
+import { join } from 'node:path';
+import { cpus } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { withTestCgroup, type TestCgroup } from '../support/cgroup.js';
+import { startKeel } from '../support/keel-server.js';
+
+/** Wraps a command so that it is inside every hierarchy of the group before it starts. */
+function inside(group: TestCgroup) {
+  const procs = [...new Set(Object.values(group.dirs))].map((d) => join(d, 'cgroup.procs'));
+  return (command: string[]) => [
+    '/bin/sh',
+    '-c',
+    `${procs.map((p) => `echo $$ > '${p}'`).join(' && ')} && exec "$@"`,
+    'sh',
+    ...command,
+  ];
+}
+
+function gauge(metrics: string, name: string): number {
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics);
+  if (!m) throw new Error(`no ${name} in metrics`);
+  return Number(m[1]);
+}
+
+describe('the Keel server inside a container-like cgroup', () => {
+  it('sizes its job pool from a 1-CPU quota, not from the host cores, and reports the limits', async () => {
+    expect(cpus().length).toBeGreaterThanOrEqual(2);
+    await withTestCgroup({ cpuQuotaCores: 1, memoryLimitBytes: 1024 * 2 ** 20 }, async (group) => {
+      const keel = await startKeel({ wrap: inside(group) });
+      try {
+        const metrics = (await keel.request('GET', '/metrics')).text;
+        expect(gauge(metrics, 'keel_runtime_cpu_quota_cores')).toBe(1);
+        expect(gauge(metrics, 'keel_runtime_memory_limit_bytes')).toBe(1024 * 2 ** 20);
+        expect(gauge(metrics, 'keel_runtime_host_cores')).toBe(cpus().length);
+        expect(gauge(metrics, 'keel_runtime_pool_threads')).toBe(1);
+        expect(gauge(metrics, 'keel_job_pool_threads')).toBe(1);
+        const ready = (await keel.request('GET', '/health/ready')).body;
+        expect(ready.details.jobs).toMatchObject({ threads: 1, expectedThreads: 1 });
+        const boot = keel.logs
+          .map((l) => JSON.parse(l))
+          .find((l) => String(l.msg).startsWith('runtime:'));
+        expect(boot.msg).toContain('cpu quota 1');
+        expect(boot.msg).toContain('pool 1 threads');
+      } finally {
+        await keel.dispose();
+      }
+    });
+  });
+
+  it('without a quota, sizes the pool from the host cores', async () => {
+    const keel = await startKeel();
+    try {
+      const metrics = (await keel.request('GET', '/metrics')).text;
+      expect(gauge(metrics, 'keel_runtime_cpu_quota_cores')).toBe(0);
+      expect(gauge(metrics, 'keel_runtime_pool_threads')).toBe(cpus().length);
+    } finally {
+      await keel.dispose();
+    }
+  });
+});
