@@ -1,0 +1,66 @@
+import { execSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root, found from this file in both the source and the compiled layout. */
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'libs'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('repository root not found');
+    dir = up;
+  }
+  return dir;
+}
+
+/** SciFact in BEIR layout: $SCIFACT_DIR, else ../shared/data/scifact beside the checkout. */
+export function scifactDir(): string {
+  const dir = process.env.SCIFACT_DIR ?? resolve(repoRoot(), '../shared/data/scifact');
+  if (!existsSync(join(dir, 'corpus.jsonl'))) {
+    throw new Error(`SciFact not found at ${dir}; set SCIFACT_DIR to a BEIR-layout directory`);
+  }
+  return dir;
+}
+
+export interface Machine {
+  date: string;
+  node: string;
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  commit: string;
+}
+
+export function machine(): Machine {
+  let commit = 'unknown';
+  try {
+    commit = execSync('git rev-parse --short HEAD', {
+      cwd: repoRoot(),
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+      .toString()
+      .trim();
+  } catch {
+    // not a git checkout
+  }
+  return {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    commit,
+  };
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+export function fixed(n: number, digits = 4): string {
+  return n.toFixed(digits);
+}
