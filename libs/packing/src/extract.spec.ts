@@ -47,7 +47,7 @@ describe('extractAnswer', () => {
   });
 
   it('orders the chosen sentences by their place in the context and cites only what it uses', () => {
-    const result = extractAnswer({ query: 'worker thread metrics heap', passages });
+    const result = extractAnswer({ query: 'prometheus heap functions', passages });
     expect(result.answer).toBe(
       [
         'Keel exposes Prometheus metrics on /metrics. [1]',
@@ -70,6 +70,14 @@ describe('extractAnswer', () => {
     const result = extractAnswer({ query: 'exact budgets', passages: copies, maxSentences: 2 });
     expect(result.answer).toBe('Budgets are exact. [1] Exact budgets matter. [3]');
     expect(() => extractAnswer({ query: 'q', passages, maxSentences: 0 })).toThrow(RangeError);
+  });
+
+  it('leaves out a sentence that shares only a weak term with the question', () => {
+    // "keel" alone is a weak match next to a sentence with cgroup, quota, pool and keel.
+    const result = extractAnswer({ query: 'keel cgroup quota pool', passages });
+    expect(result.answer).toBe(
+      'Keel reads the CPU quota from the cgroup and sizes its worker pool to match. [2]',
+    );
   });
 
   it('says nothing relevant was found for an empty context or no shared term', () => {

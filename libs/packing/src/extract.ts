@@ -26,6 +26,12 @@ export interface ExtractiveAnswer {
 
 export const DEFAULT_ANSWER_SENTENCES = 3;
 
+/**
+ * A sentence joins the answer only when it scores at least this share of the best sentence: a
+ * sentence that shares one common query word with the question is not part of the answer.
+ */
+export const MIN_RELATIVE_SCORE = 0.5;
+
 /** What an extractive answer says when no sentence of the context shares a term with the query. */
 export const NO_ANSWER = 'No relevant information was found in the provided documents.';
 
@@ -39,7 +45,8 @@ interface Scored {
 /**
  * The answer Keel gives without a language model: the sentences of the packed context that best
  * match the query (sum over the query terms a sentence contains of an IDF weight computed over the
- * context's sentences, so a term every sentence has counts for little), at most `maxSentences`,
+ * context's sentences, so a term every sentence has counts for little), at most `maxSentences` and
+ * none scoring under `MIN_RELATIVE_SCORE` of the best,
  * in their order in the context, each followed by its passage's marker: `... sentence. [2]`.
  */
 export function extractAnswer(options: ExtractOptions): ExtractiveAnswer {
@@ -78,7 +85,9 @@ export function extractAnswer(options: ExtractOptions): ExtractiveAnswer {
   scored.sort((a, b) => b.score - a.score || a.passage - b.passage || a.sentence - b.sentence);
   const chosen: Scored[] = [];
   const said = new Set<string>();
+  const floor = scored[0].score * MIN_RELATIVE_SCORE;
   for (const s of scored) {
+    if (s.score < floor) break;
     const normalized = normalize(s.text);
     if (said.has(normalized)) continue;
     said.add(normalized);
