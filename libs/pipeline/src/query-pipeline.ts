@@ -1,16 +1,18 @@
 import { Injectable } from '@nestjs/common';
-import type { QueryRequestDto, QueryResponseDto, RerankedItem, SearchHit } from '@keel/contracts';
+import type { QueryRequestDto, QueryResponseDto } from '@keel/contracts';
+import { JobRunner } from '@keel/jobs';
 import type { RequestContext } from '@keel/platform';
-import { RetrievalService, round } from '@keel/retrieval';
-import { PackService } from './pack.service.js';
-import { DEFAULT_RERANK_METHOD, RerankService } from './rerank.service.js';
+import { CollectionsService, RetrievalService, round } from '@keel/retrieval';
+import { packAnswer, QUERY_DEFAULTS, rankPassages, type PipelineSteps } from './core.js';
 
-export const QUERY_DEFAULTS = {
-  topK: 50,
-  contextTopK: 8,
-  budgetTokens: 3_000,
-  encoding: 'o200k_base',
-} as const;
+/** The three steps as jobs on the JobRunner, under one request's deadline and signal. */
+export function jobSteps(jobs: JobRunner, ctx: RequestContext): PipelineSteps {
+  return {
+    search: (payload) => jobs.run('search', 'bm25', payload, ctx),
+    rerank: (payload) => jobs.run('rerank', 'rerank', payload, ctx),
+    pack: (payload) => jobs.run('pack', 'pack', payload, ctx),
+  };
+}
 
 /**
  * The whole query path, one use case (STYLE.md #14): retrieve → rerank → pack → answer. Each CPU
@@ -20,66 +22,33 @@ export const QUERY_DEFAULTS = {
 @Injectable()
 export class AnswerQuery {
   constructor(
+    private readonly collections: CollectionsService,
     private readonly retrieval: RetrievalService,
-    private readonly reranker: RerankService,
-    private readonly packer: PackService,
+    private readonly jobs: JobRunner,
   ) {}
 
   async execute(dto: QueryRequestDto, ctx: RequestContext): Promise<QueryResponseDto> {
     const started = performance.now();
-    const method = dto.rerank ?? DEFAULT_RERANK_METHOD;
-    const contextTopK = dto.contextTopK ?? QUERY_DEFAULTS.contextTopK;
-
-    const retrieved = await this.retrieval.retrieve(
-      {
-        collection: dto.collection,
-        query: dto.query,
-        topK: dto.topK ?? QUERY_DEFAULTS.topK,
-        mode: dto.mode ?? 'bm25',
-        group: dto.groupByDocument === false ? 'chunk' : 'document',
-        ...(dto.filter ? { filter: dto.filter } : {}),
-        withStats: method !== 'none',
-      },
-      ctx,
-    );
-    const afterRetrieve = performance.now();
-
-    const byId = new Map<string, SearchHit>(retrieved.hits.map((h) => [h.id, h]));
-    let ranked: Array<{ hit: SearchHit; score: number }>;
-    if (method === 'none' || retrieved.hits.length === 0) {
-      ranked = retrieved.hits.slice(0, contextTopK).map((hit) => ({ hit, score: hit.score }));
-    } else {
-      const reranked: RerankedItem[] = await this.reranker.rerank(
-        dto.query,
-        retrieved.hits.map((h) => ({
-          id: h.id,
-          text: h.text,
-          score: h.score,
-          ...(h.title !== undefined ? { title: h.title } : {}),
-        })),
-        { method, topK: contextTopK, ...(retrieved.stats ? { stats: retrieved.stats } : {}) },
-        ctx,
-      );
-      ranked = reranked.map((r) => ({ hit: byId.get(r.id)!, score: r.score }));
-    }
+    const mode = dto.mode ?? 'bm25';
+    this.retrieval.requireMode(mode);
+    const collection = this.collections.require(dto.collection);
+    const steps = jobSteps(this.jobs, ctx);
+    const { ranked, hits, timings } = await rankPassages(steps, {
+      collection: { id: collection.id, name: collection.name },
+      query: dto.query,
+      topK: dto.topK ?? QUERY_DEFAULTS.topK,
+      group: dto.groupByDocument === false ? 'chunk' : 'document',
+      ...(dto.filter ? { filter: dto.filter } : {}),
+      rerank: dto.rerank ?? QUERY_DEFAULTS.rerank,
+      keep: dto.contextTopK ?? QUERY_DEFAULTS.contextTopK,
+    });
     const afterRerank = performance.now();
-
-    const packed = await this.packer.pack(
-      {
-        query: dto.query,
-        passages: ranked.map(({ hit, score }) => ({
-          id: hit.id,
-          text: hit.text,
-          score,
-          documentId: hit.documentId,
-          ...(hit.title !== undefined ? { title: hit.title } : {}),
-        })),
-        budgetTokens: dto.budgetTokens ?? QUERY_DEFAULTS.budgetTokens,
-        encoding: dto.encoding ?? QUERY_DEFAULTS.encoding,
-        extractiveAnswer: true,
-      },
-      ctx,
-    );
+    const packed = await packAnswer(steps, {
+      query: dto.query,
+      ranked,
+      budgetTokens: dto.budgetTokens ?? QUERY_DEFAULTS.budgetTokens,
+      encoding: dto.encoding ?? QUERY_DEFAULTS.encoding,
+    });
     const done = performance.now();
 
     const scoreOf = new Map(ranked.map(({ hit, score }) => [hit.id, score]));
@@ -89,7 +58,7 @@ export class AnswerQuery {
       mode: 'extractive',
       citations: answer.citations,
       contexts: packed.included.map((p) => {
-        const hit = byId.get(p.id)!;
+        const hit = hits.get(p.id)!;
         return {
           marker: p.marker,
           id: p.id,
@@ -102,8 +71,8 @@ export class AnswerQuery {
       }),
       usage: { promptTokens: packed.tokens, completionTokens: 0 },
       timings: {
-        retrieve: round(afterRetrieve - started),
-        rerank: round(afterRerank - afterRetrieve),
+        retrieve: round(timings.retrieve),
+        rerank: round(timings.rerank),
         pack: round(done - afterRerank),
         total: round(done - started),
       },

@@ -30,7 +30,7 @@ function runRerankJob(
       `unsupported rerank payload version ${String(payload.version)}`,
     );
   }
-  const { query, candidates, topK, method, mmrLambda, stats } = payload;
+  const { query, candidates, topK, method, weights, mmrLambda, stats } = payload;
   if (method === 'none') {
     // Accepted by the API's DTOs: keep the first-stage order.
     return {
@@ -46,6 +46,7 @@ function runRerankJob(
   const results = rerank(query, candidates, {
     method,
     topK,
+    ...(weights !== undefined ? { weights } : {}),
     ...(mmrLambda !== undefined ? { mmrLambda } : {}),
     ...(stats ? { stats } : {}),
   });

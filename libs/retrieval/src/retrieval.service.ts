@@ -26,11 +26,8 @@ export class RetrievalService {
     private readonly jobs: JobRunner,
   ) {}
 
-  async retrieve(
-    request: RetrieveRequestDto & { withStats?: boolean },
-    ctx: RequestContext,
-  ): Promise<RetrievalOutcome> {
-    const mode = request.mode ?? 'bm25';
+  /** 400 DENSE_UNAVAILABLE for a mode this deployment cannot serve. */
+  requireMode(mode: string): asserts mode is 'bm25' {
     if (mode !== 'bm25') {
       // Dense and hybrid need an embedding endpoint, which this build does not talk to yet.
       throw new KeelError(
@@ -38,6 +35,14 @@ export class RetrievalService {
         `mode '${mode}' needs an embedding server; this deployment has none configured, use mode 'bm25'`,
       );
     }
+  }
+
+  async retrieve(
+    request: RetrieveRequestDto & { withStats?: boolean },
+    ctx: RequestContext,
+  ): Promise<RetrievalOutcome> {
+    const mode = request.mode ?? 'bm25';
+    this.requireMode(mode);
     const collection = this.collections.require(request.collection);
     const started = performance.now();
     const result = await this.jobs.run(
