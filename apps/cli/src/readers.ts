@@ -1,21 +1,5 @@
-import { createReadStream, existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { DocumentInputDto, Metadata } from '@keel/contracts';
-
-export class InputError extends Error {
-  override readonly name = 'InputError';
-}
-
-async function* lines(file: string): AsyncGenerator<{ line: string; number: number }> {
-  if (!existsSync(file)) throw new InputError(`${file}: no such file`);
-  const rl = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
-  let number = 0;
-  for await (const line of rl) {
-    number += 1;
-    if (line.trim() !== '') yield { line, number };
-  }
-}
+import { DatasetError, jsonLines, readBeirCorpus as beirCorpus } from '@keel/evaluation';
 
 function flatMetadata(value: unknown): Metadata | undefined {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
@@ -32,25 +16,11 @@ function flatMetadata(value: unknown): Metadata | undefined {
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
-function parse(file: string, line: string, number: number): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    throw new InputError(`${file}:${number}: not valid JSON`);
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new InputError(`${file}:${number}: expected a JSON object`);
-  }
-  return value as Record<string, unknown>;
-}
-
 /** Documents of a JSONL file: `{ id, text, title?, metadata? }` per line, streamed. */
 export async function* readJsonl(file: string): AsyncGenerator<DocumentInputDto> {
-  for await (const { line, number } of lines(file)) {
-    const o = parse(file, line, number);
+  for await (const { value: o, line } of jsonLines(file)) {
     if (typeof o.id !== 'string' || typeof o.text !== 'string') {
-      throw new InputError(`${file}:${number}: needs string fields "id" and "text"`);
+      throw new DatasetError(file, line, 'needs string fields "id" and "text"');
     }
     const metadata = flatMetadata(o.metadata);
     yield {
@@ -62,19 +32,14 @@ export async function* readJsonl(file: string): AsyncGenerator<DocumentInputDto>
   }
 }
 
-/** The corpus of a BEIR-layout directory (`corpus.jsonl` with `_id`, `title`, `text`). */
+/** The corpus of a BEIR-layout directory as documents; an abstract-less entry keeps its title. */
 export async function* readBeirCorpus(dir: string): AsyncGenerator<DocumentInputDto> {
-  const file = join(dir, 'corpus.jsonl');
-  for await (const { line, number } of lines(file)) {
-    const o = parse(file, line, number);
-    if (typeof o._id !== 'string' || typeof o.text !== 'string') {
-      throw new InputError(`${file}:${number}: needs string fields "_id" and "text"`);
-    }
-    const metadata = flatMetadata(o.metadata);
+  for await (const d of beirCorpus(dir)) {
+    const metadata = flatMetadata(d.metadata);
     yield {
-      id: o._id,
-      text: o.text.trim() === '' ? (typeof o.title === 'string' ? o.title : o.text) : o.text,
-      ...(typeof o.title === 'string' && o.title !== '' ? { title: o.title } : {}),
+      id: d.id,
+      text: d.text.trim() === '' && d.title !== '' ? d.title : d.text,
+      ...(d.title !== '' ? { title: d.title } : {}),
       ...(metadata ? { metadata } : {}),
     };
   }

@@ -1,12 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Judgements } from './metrics.js';
+import {
+  DatasetError,
+  parseCorpusLine,
+  parseQrelsRow,
+  parseQueryLine,
+  type BeirDocument,
+} from './datasets.js';
 
-export interface BeirDocument {
-  id: string;
-  title: string;
-  text: string;
-}
+export { DatasetError };
+export type { BeirDocument };
 
 export interface BeirDataset {
   corpus: BeirDocument[];
@@ -14,63 +17,37 @@ export interface BeirDataset {
   qrels: Map<string, Map<string, number>>;
 }
 
-export class DatasetError extends Error {
-  override readonly name = 'DatasetError';
-}
-
-function jsonLines(file: string): Array<{ value: Record<string, unknown>; line: number }> {
+function lines(file: string): Array<{ text: string; line: number }> {
   return readFileSync(file, 'utf8')
     .split('\n')
     .map((text, i) => ({ text, line: i + 1 }))
-    .filter(({ text }) => text.trim() !== '')
-    .map(({ text, line }) => {
-      try {
-        return { value: JSON.parse(text) as Record<string, unknown>, line };
-      } catch {
-        throw new DatasetError(`${file}:${line}: not valid JSON`);
-      }
-    });
+    .filter(({ text }) => text.trim() !== '');
 }
 
 /**
- * Reads a BEIR-layout directory (corpus.jsonl, queries.jsonl, qrels/<split>.tsv) for benchmarks.
- * The evaluation module proper (a later issue) streams and validates larger sets.
+ * A whole BEIR-layout directory in memory, corpus included, for benchmarks that index the corpus
+ * themselves. Same validation as the streaming readers of `datasets.ts`.
  */
 export function loadBeir(dir: string, split: string): BeirDataset {
-  const corpus = jsonLines(join(dir, 'corpus.jsonl')).map(({ value, line }) => {
-    if (typeof value._id !== 'string' || typeof value.text !== 'string') {
-      throw new DatasetError(`${join(dir, 'corpus.jsonl')}:${line}: needs "_id" and "text"`);
-    }
-    return {
-      id: value._id,
-      title: typeof value.title === 'string' ? value.title : '',
-      text: value.text,
-    };
-  });
+  const corpusFile = join(dir, 'corpus.jsonl');
+  const corpus = lines(corpusFile).map(({ text, line }) => parseCorpusLine(corpusFile, text, line));
+  const queriesFile = join(dir, 'queries.jsonl');
   const queries = new Map<string, string>();
-  for (const { value, line } of jsonLines(join(dir, 'queries.jsonl'))) {
-    if (typeof value._id !== 'string' || typeof value.text !== 'string') {
-      throw new DatasetError(`${join(dir, 'queries.jsonl')}:${line}: needs "_id" and "text"`);
-    }
-    queries.set(value._id, value.text);
+  for (const { text, line } of lines(queriesFile)) {
+    const query = parseQueryLine(queriesFile, text, line);
+    queries.set(query.id, query.text);
   }
   const qrelsFile = join(dir, 'qrels', `${split}.tsv`);
   const qrels = new Map<string, Map<string, number>>();
-  readFileSync(qrelsFile, 'utf8')
-    .split('\n')
-    .forEach((row, i) => {
-      if (i === 0 || row.trim() === '') return;
-      const [qid, docId, score] = row.split('\t');
-      const grade = Number(score);
-      if (!qid || !docId || score === undefined || !Number.isFinite(grade)) {
-        throw new DatasetError(`${qrelsFile}:${i + 1}: expected query-id, corpus-id, score`);
-      }
-      if (!queries.has(qid)) throw new DatasetError(`${qrelsFile}:${i + 1}: unknown query ${qid}`);
-      let judgements = qrels.get(qid);
-      if (!judgements) qrels.set(qid, (judgements = new Map<string, number>()));
-      judgements.set(docId, grade);
-    });
+  for (const { text, line } of lines(qrelsFile)) {
+    const row = parseQrelsRow(qrelsFile, text, line);
+    if (!row) continue;
+    if (!queries.has(row.queryId)) {
+      throw new DatasetError(qrelsFile, line, `query ${row.queryId} is not in queries.jsonl`);
+    }
+    let judgements = qrels.get(row.queryId);
+    if (!judgements) qrels.set(row.queryId, (judgements = new Map<string, number>()));
+    judgements.set(row.docId, row.grade);
+  }
   return { corpus, queries, qrels };
 }
-
-export type { Judgements };
