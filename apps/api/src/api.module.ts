@@ -11,10 +11,12 @@ import {
   type KeelConfig,
   type RuntimeInfo,
 } from '@keel/platform';
+import { EvaluationModule } from '@keel/evaluation/module';
 import { PipelineModule } from '@keel/pipeline';
 import { RetrievalModule } from '@keel/retrieval';
 import { CollectionsController } from './controllers/collections.controller.js';
 import { DocumentsController } from './controllers/documents.controller.js';
+import { EvaluationsController } from './controllers/evaluations.controller.js';
 import { HealthController } from './controllers/health.controller.js';
 import { JobsController } from './controllers/jobs.controller.js';
 import { QueryController } from './controllers/query.controller.js';
@@ -25,6 +27,7 @@ export interface ApiModuleOptions {
   runtime: RuntimeInfo;
   threadFile: URL;
   processors: readonly AnyProcessor[];
+  version: string;
   /** A job pool started before Nest, with the registry its metrics are on. */
   pool?: { runner: JobRunner; registry: Registry };
 }
@@ -49,6 +52,7 @@ export class ApiModule implements NestModule {
         TerminusModule.forRoot({ logger: false }),
         RetrievalModule,
         PipelineModule,
+        EvaluationModule.forRoot({ version: options.version }),
       ],
       controllers: [
         HealthController,
@@ -56,6 +60,7 @@ export class ApiModule implements NestModule {
         DocumentsController,
         JobsController,
         QueryController,
+        EvaluationsController,
       ],
       providers: [AdminGuard],
     };

@@ -1,10 +1,13 @@
 import { Command } from 'commander';
 import { ingest, openapi, query, reportError, runtimeInfo, serve } from './commands.js';
+import { evalCompare, evalGate, evalRun } from './eval.js';
 
 export function run(argv: string[]): void {
   const program = new Command('keel')
     .description('Keel: RAG orchestration — ingest, retrieve, rerank, pack and answer')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // `keel eval --out X` and `keel eval compare --out Y` are different options.
+    .enablePositionalOptions();
 
   program
     .command('serve')
@@ -44,6 +47,71 @@ export function run(argv: string[]): void {
       process.env.KEEL_URL,
     )
     .action(query);
+
+  const url = [
+    '--url <url>',
+    'Keel API to use (default: KEEL_URL, else localhost:PORT, else in-process)',
+    process.env.KEEL_URL,
+  ] as const;
+  const pipeline = (command: Command) =>
+    command
+      .option('--collection <name>', 'collection the corpus was ingested into')
+      .option('--beir <dir>', 'a BEIR-layout directory (queries.jsonl, qrels/<split>.tsv)')
+      .option('--split <split>', 'qrels split', 'test')
+      .option(
+        '--answers <file>',
+        'an answer-level JSONL dataset ({ question, answers, contexts?, docIds? })',
+      )
+      .option('--rerank <method>', 'keel | bm25 | proximity | title | mmr | none (default keel)')
+      .option('--top-k <n>', 'documents retrieved (default 100)')
+      .option('--context-top-k <n>', 'passages offered to the packer (answer datasets, default 8)')
+      .option('--budget <tokens>', 'context budget in tokens (answer datasets, default 3000)')
+      .option('--metrics <list>', 'comma-separated, e.g. ndcg@10,recall@100')
+      .option('--label <label>', 'a name for the run in tables and charts')
+      .option(...url);
+
+  const evaluation = program
+    .command('eval')
+    .description(
+      'evaluate a pipeline on a dataset; prints metrics and writes JSON/Markdown/HTML reports',
+    )
+    .option('--out <dir>', 'report directory (default keel-reports/<id>)')
+    .option('--json', 'print the aggregate metrics as JSON')
+    .option('--trec-run <file>', 'also write the ranked run in TREC format (for trec_eval)')
+    .enablePositionalOptions();
+  pipeline(evaluation).action((options: Parameters<typeof evalRun>[0]) => {
+    if (!options.collection) throw new Error("required option '--collection <name>' not specified");
+    return evalRun(options);
+  });
+
+  evaluation
+    .command('compare')
+    .description(
+      'compare run B against run A (report files or evaluation ids) with paired significance tests',
+    )
+    .argument('<a>', 'baseline: report.json or evaluation id')
+    .argument('<b>', 'candidate: report.json or evaluation id')
+    .option('--metric <metric>', 'metric the per-query lists and charts use (default: the first)')
+    .option('--alpha <p>', 'significance level', '0.05')
+    .option('--out <dir>', 'report directory (default keel-reports/compare-<a>-<b>)')
+    .option('--json', 'print the comparison as JSON')
+    .option(...url)
+    .action(evalCompare);
+
+  pipeline(
+    evaluation
+      .command('gate')
+      .description('fail (exit 3) when a metric dropped significantly below a baseline report')
+      .requiredOption('--baseline <file>', 'baseline report.json (or evaluation id)')
+      .option(
+        '--current <file>',
+        'current report.json (or evaluation id); else run it with --collection/--beir',
+      )
+      .option('--metric <metric>', 'metric gated on', 'ndcg@10')
+      .option('--max-drop <delta>', 'largest tolerated drop of the mean', '0.01')
+      .option('--alpha <p>', 'significance level of the drop', '0.05')
+      .option('--write-current <file>', 'also write the current run as a report file'),
+  ).action(evalGate);
 
   program
     .command('openapi')

@@ -1,5 +1,9 @@
 import type {
   CollectionDto,
+  Comparison,
+  CreateEvaluationDto,
+  EvaluationAcceptedDto,
+  EvaluationDto,
   CreateCollectionDto,
   DocumentInputDto,
   ErrorResponseDto,
@@ -89,5 +93,25 @@ export class KeelClient {
 
   query(request: QueryRequestDto): Promise<QueryResponseDto> {
     return this.call('POST', '/v1/query', request);
+  }
+
+  createEvaluation(dto: CreateEvaluationDto): Promise<EvaluationAcceptedDto> {
+    return this.call('POST', '/v1/evaluations', dto);
+  }
+
+  getEvaluation(id: string): Promise<EvaluationDto> {
+    return this.call('GET', `/v1/evaluations/${encodeURIComponent(id)}`);
+  }
+
+  cancelEvaluation(id: string): Promise<void> {
+    return this.call('DELETE', `/v1/evaluations/${encodeURIComponent(id)}`);
+  }
+
+  compareEvaluations(a: string, b: string, metric?: string): Promise<Comparison> {
+    const query = metric ? `?metric=${encodeURIComponent(metric)}` : '';
+    return this.call(
+      'GET',
+      `/v1/evaluations/${encodeURIComponent(a)}/compare/${encodeURIComponent(b)}${query}`,
+    );
   }
 }

@@ -1,4 +1,5 @@
 import type { AnyProcessor } from '@keel/contracts/jobs';
+import { EVALUATION_PROCESSORS } from '@keel/evaluation/processors';
 import { packProcessor } from '@keel/packing';
 import { rerankProcessor } from '@keel/reranking';
 import { RETRIEVAL_PROCESSORS, storeFor } from '@keel/retrieval/processors';
@@ -11,6 +12,7 @@ export const PROCESSORS: readonly AnyProcessor[] = [
   ...RETRIEVAL_PROCESSORS,
   rerankProcessor,
   packProcessor,
+  ...EVALUATION_PROCESSORS,
 ];
 
 /**

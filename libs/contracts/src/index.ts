@@ -8,3 +8,4 @@ export * from './api/rerank.dto.js';
 export * from './api/pack.dto.js';
 export * from './api/query.dto.js';
 export * from './api/job.dto.js';
+export * from './api/evaluation.dto.js';

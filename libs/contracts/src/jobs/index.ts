@@ -3,3 +3,4 @@ export * from '../errors.js';
 export * from '../limits.js';
 export * from './job-map.js';
 export * from './processor.js';
+export * from './evaluation.js';

@@ -1,11 +1,17 @@
 import type { EncodingName, Metadata } from '../limits.js';
 import type { SerializedError } from '../errors.js';
+import type {
+  CompareEvaluationsPayload,
+  Comparison,
+  EvaluationJobResult,
+  EvaluationPayload,
+} from './evaluation.js';
 
 /**
  * Queues and the jobs on them. Queue names are stable forever: renaming one strands jobs already
  * in Redis and breaks KEDA triggers. Add new names; never rename or reuse one.
  */
-export const QUEUES = ['ingest', 'search', 'rerank', 'pack'] as const;
+export const QUEUES = ['ingest', 'search', 'rerank', 'pack', 'eval'] as const;
 export type QueueName = (typeof QUEUES)[number];
 
 export interface JobSpec<P, R> {
@@ -135,6 +141,8 @@ export interface RerankPayload {
   candidates: RerankCandidate[];
   topK: number;
   method: string;
+  /** Weights of the `keel` combination's features (first, bm25, proximity, title, coverage). */
+  weights?: Record<string, number>;
   mmrLambda?: number;
   stats?: CorpusStats;
 }
@@ -208,6 +216,10 @@ export interface JobMap {
   search: { bm25: JobSpec<SearchPayload, SearchResult> };
   rerank: { rerank: JobSpec<RerankPayload, RerankResult> };
   pack: { pack: JobSpec<PackPayload, PackResult> };
+  eval: {
+    'run-evaluation': JobSpec<EvaluationPayload, EvaluationJobResult>;
+    'compare-evaluations': JobSpec<CompareEvaluationsPayload, Comparison>;
+  };
 }
 
 export type JobName<Q extends QueueName> = keyof JobMap[Q] & string;
@@ -222,6 +234,7 @@ export const JOB_NAMES: { readonly [Q in QueueName]: readonly JobName<Q>[] } = {
   search: ['bm25'],
   rerank: ['rerank'],
   pack: ['pack'],
+  eval: ['run-evaluation', 'compare-evaluations'],
 };
 
 // ---- job records -----------------------------------------------------------------------------

@@ -37,6 +37,20 @@ export class EnvSchema {
   @MinLength(1)
   KEEL_DATA_DIR = './.keel';
 
+  /** Datasets evaluations may name instead of uploading (BEIR directories, answer JSONL files). */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  KEEL_DATASETS_DIR?: string;
+
+  /** Deadline of one evaluation run. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1_000)
+  @Max(86_400_000)
+  KEEL_EVAL_TIMEOUT_MS = 3_600_000;
+
   @Transform(emptyToUndefined)
   @IsOptional()
   @IsUrl({ ...url, protocols: ['redis', 'rediss'] })

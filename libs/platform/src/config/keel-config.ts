@@ -7,6 +7,8 @@ import { EnvSchema } from './env.schema.js';
 export interface KeelConfig {
   http: { port: number; host: string; bodyLimitBytes: number; requestTimeoutMs: number };
   dataDir: string;
+  /** Where named evaluation datasets live; unset: evaluations must upload their dataset. */
+  datasetsDir?: string;
   logLevel: EnvSchema['LOG_LEVEL'];
   adminToken?: string;
   redisUrl?: string;
@@ -17,6 +19,7 @@ export interface KeelConfig {
   pool: { threads?: number; maxQueue: number };
   ingest: { maxBacklog: number; timeoutMs: number };
   jobs: { retentionHours: number };
+  evaluation: { timeoutMs: number };
   shutdownGraceMs: number;
 }
 
@@ -47,6 +50,7 @@ export function loadConfig(env: Record<string, string | undefined>): KeelConfig 
       requestTimeoutMs: parsed.KEEL_REQUEST_TIMEOUT_MS,
     },
     dataDir: resolve(parsed.KEEL_DATA_DIR),
+    datasetsDir: parsed.KEEL_DATASETS_DIR ? resolve(parsed.KEEL_DATASETS_DIR) : undefined,
     logLevel: parsed.LOG_LEVEL,
     adminToken: parsed.KEEL_ADMIN_TOKEN,
     redisUrl: parsed.REDIS_URL,
@@ -70,6 +74,7 @@ export function loadConfig(env: Record<string, string | undefined>): KeelConfig 
       timeoutMs: parsed.KEEL_INGEST_TIMEOUT_MS,
     },
     jobs: { retentionHours: parsed.KEEL_JOB_RETENTION_HOURS },
+    evaluation: { timeoutMs: parsed.KEEL_EVAL_TIMEOUT_MS },
     shutdownGraceMs: parsed.KEEL_SHUTDOWN_GRACE_MS,
   };
 }
