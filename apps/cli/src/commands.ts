@@ -85,10 +85,11 @@ export async function ingest(options: {
       totals.updated += r.updated;
       totals.unchanged += r.unchanged;
       totals.chunks += r.chunks;
-      process.stderr.write(`\ringested ${totals.documents} documents`);
+      // A progress line for people; logs and pipes get only the summary.
+      if (process.stderr.isTTY) process.stderr.write(`\ringested ${totals.documents} documents`);
     }
     const seconds = (performance.now() - started) / 1000;
-    process.stderr.write('\n');
+    if (process.stderr.isTTY) process.stderr.write('\n');
     process.stdout.write(
       `${options.collection}: ${totals.documents} documents in ${seconds.toFixed(1)} s — ` +
         `${totals.created} created, ${totals.updated} updated, ${totals.unchanged} unchanged, ${totals.chunks} chunks written\n`,

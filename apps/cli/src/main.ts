@@ -4,6 +4,11 @@
 import { enableCompileCache } from 'node:module';
 
 enableCompileCache();
+// `keel eval … | head`: a reader that has gone is the end of the output, not a crash.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
 // Decorators read and write metadata as their classes load; the polyfill has to be there first.
 await import('reflect-metadata');
 const { setLayout } = await import('./boot.js');
