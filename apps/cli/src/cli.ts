@@ -57,7 +57,7 @@ export function run(argv: string[]): void {
     command
       .option('--collection <name>', 'collection the corpus was ingested into')
       .option('--beir <dir>', 'a BEIR-layout directory (queries.jsonl, qrels/<split>.tsv)')
-      .option('--split <split>', 'qrels split', 'test')
+      .option('--split <split>', "qrels split (default test; the gate: the baseline's)")
       .option(
         '--answers <file>',
         'an answer-level JSONL dataset ({ question, answers, contexts?, docIds? })',

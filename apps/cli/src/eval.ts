@@ -22,7 +22,7 @@ import { connect } from './embedded.js';
 export interface RunOptions {
   collection: string;
   beir?: string;
-  split: string;
+  split?: string;
   answers?: string;
   rerank?: string;
   topK?: string;
@@ -69,7 +69,7 @@ async function request(options: RunOptions): Promise<CreateEvaluationDto> {
     config,
   };
   if (options.beir) {
-    const dataset = await loadRetrievalDataset(resolve(options.beir), options.split);
+    const dataset = await loadRetrievalDataset(resolve(options.beir), options.split ?? 'test');
     const qrels: Record<string, Record<string, number>> = {};
     for (const [qid, docs] of dataset.qrels) qrels[qid] = Object.fromEntries(docs);
     return {
@@ -263,12 +263,13 @@ export async function evalGate(
   if (options.current) {
     current = await loadReport(options.current, options.url);
   } else {
-    if (!options.collection)
+    if (!options.collection) {
       throw new Error('give --current FILE, or --collection with --beir to run the evaluation');
+    }
     current = await runOnce({
-      ...options,
+      ...baselineOptions(baseline),
+      ...defined(options),
       collection: options.collection,
-      split: options.split ?? 'test',
     });
   }
   if (options.writeCurrent) {
@@ -279,4 +280,28 @@ export async function evalGate(
   const result = gate(baseline, current, { metric: options.metric, maxDrop, alpha });
   process.stdout.write(`gate ${result.pass ? 'PASS' : 'FAIL'}: ${result.reason}\n`);
   if (!result.pass) process.exitCode = GATE_FAILED;
+}
+
+/** The options that were given, so they can override defaults spread before them. */
+function defined<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(options).filter(([, v]) => v !== undefined),
+  ) as Partial<T>;
+}
+
+/**
+ * How the baseline was run, as `keel eval` options: the gate measures the current build the same
+ * way (rerank, depth, budget, metrics, split) unless an option says otherwise, so a changed
+ * setting cannot pass for a changed build.
+ */
+export function baselineOptions(baseline: EvaluationReport): Partial<RunOptions> {
+  const c = baseline.config;
+  return {
+    rerank: c.rerank,
+    topK: String(c.topK),
+    contextTopK: String(c.contextTopK),
+    budget: String(c.budgetTokens),
+    metrics: c.metrics.join(','),
+    ...(baseline.dataset.split !== undefined ? { split: baseline.dataset.split } : {}),
+  };
 }
