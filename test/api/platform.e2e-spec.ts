@@ -112,6 +112,6 @@ describe('health, metrics, docs, request ids and admin routes', () => {
     const code = await keel.stop('SIGTERM');
     // Nest re-raises the signal once its shutdown hooks have run.
     expect(code === 0 || keel.child.signalCode === 'SIGTERM').toBe(true);
-    expect(keel.logs.some((l) => l.includes('job pool stopped'))).toBe(true);
+    expect(keel.logs.some((l) => l.includes('job runner stopped'))).toBe(true);
   });
 });

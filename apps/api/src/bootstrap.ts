@@ -3,7 +3,7 @@ import type { Registry } from 'prom-client';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
 import type { AnyProcessor } from '@keel/contracts';
-import { JobRunner, PoolJobRunner } from '@keel/jobs';
+import { JobRunner } from '@keel/jobs';
 import {
   KeelExceptionFilter,
   createValidationPipe,
@@ -21,7 +21,7 @@ export interface ApiBootOptions {
   processors: readonly AnyProcessor[];
   version: string;
   /** A pool the caller created and started before loading the API (it starts the threads early). */
-  pool?: { runner: PoolJobRunner; registry: Registry; ready: Promise<void> };
+  pool?: { runner: JobRunner; registry: Registry; ready: Promise<void> };
 }
 
 export interface RunningApi {
@@ -52,8 +52,7 @@ export async function startApi(options: ApiBootOptions): Promise<RunningApi> {
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   const runner = app.get(JobRunner);
   await app.listen(options.config.http.port, options.config.http.host);
-  const ready =
-    options.pool?.ready ?? (runner instanceof PoolJobRunner ? runner.start() : Promise.resolve());
+  const ready = options.pool?.ready ?? runner.start();
   const server = app.getHttpServer();
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.config.http.port;

@@ -9,6 +9,11 @@ export interface RunOptions {
 
 export interface EnqueueOptions {
   requestId?: string;
+  /**
+   * Makes the enqueue idempotent: the same key for the same queue gives the same job, whose
+   * record is returned instead of a second job (a client retrying a request it saw time out).
+   */
+  idempotencyKey?: string;
   /** Milliseconds the job may run once started. */
   timeoutMs?: number;
 }
@@ -31,20 +36,30 @@ export abstract class JobRunner {
     options: RunOptions,
   ): Promise<JobResult<Q, N>>;
 
-  /** Accepts a tracked job and returns at once; its record is readable by id. */
+  /**
+   * Accepts a tracked job and resolves once it is durably accepted (in SQLite, or in Redis);
+   * its record is then readable by id.
+   */
   abstract enqueue<Q extends QueueName, N extends JobName<Q>>(
     queue: Q,
     name: N,
     payload: JobPayload<Q, N>,
     options?: EnqueueOptions,
-  ): JobRecord;
+  ): Promise<JobRecord>;
 
-  abstract get(id: string): JobRecord | undefined;
+  abstract get(id: string): Promise<JobRecord | undefined>;
 
   /** Resolves with the record once the job is completed, failed or cancelled. */
   abstract wait(id: string, signal?: AbortSignal): Promise<JobRecord>;
 
-  abstract cancel(id: string): boolean;
+  /** Stops a waiting or running tracked job; false when there is nothing to stop. */
+  abstract cancel(id: string): Promise<boolean>;
 
-  abstract health(): RunnerHealth;
+  abstract health(): Promise<RunnerHealth>;
+
+  /** Resolves when the runner can take work (threads warm, Redis connected). */
+  abstract start(): Promise<void>;
+
+  /** Stops taking work, gives in-flight work the grace period, then releases everything. */
+  abstract close(graceMs: number): Promise<void>;
 }

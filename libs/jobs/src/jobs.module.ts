@@ -14,7 +14,7 @@ import {
   type KeelConfig,
   type RuntimeInfo,
 } from '@keel/platform';
-import { createPoolRunner, PoolJobRunner } from './embedded/index.js';
+import { createPoolRunner } from './embedded/index.js';
 import { JobRunner } from './job-runner.js';
 import { ProcessorRegistry } from './thread/index.js';
 
@@ -37,10 +37,8 @@ class JobRunnerLifecycle implements OnApplicationShutdown {
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
-    if (this.runner instanceof PoolJobRunner) {
-      await this.runner.close(this.config.shutdownGraceMs);
-      this.logger.log('job pool stopped');
-    }
+    await this.runner.close(this.config.shutdownGraceMs);
+    this.logger.log('job runner stopped');
   }
 }
 

@@ -24,7 +24,12 @@ export class DocumentsService {
    * Accepts a batch for ingest. Everything that can be checked without chunking is checked here,
    * before the job exists, so a rejected batch stores nothing.
    */
-  ingest(collectionName: string, dto: IngestDocumentsDto, ctx: RequestContext): JobRecord {
+  ingest(
+    collectionName: string,
+    dto: IngestDocumentsDto,
+    ctx: RequestContext,
+    idempotencyKey?: string,
+  ): Promise<JobRecord> {
     const collection = this.collections.require(collectionName);
     const seen = new Map<string, number>();
     for (const [index, doc] of dto.documents.entries()) {
@@ -56,7 +61,7 @@ export class DocumentsService {
           ...(d.metadata !== undefined ? { metadata: d.metadata } : {}),
         })),
       },
-      { requestId: ctx.requestId },
+      { requestId: ctx.requestId, ...(idempotencyKey ? { idempotencyKey } : {}) },
     );
   }
 

@@ -3,6 +3,7 @@ import {
   Controller,
   Delete,
   Get,
+  Headers,
   HttpCode,
   Param,
   Post,
@@ -14,6 +15,7 @@ import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
   ApiBearerAuth,
+  ApiHeader,
   ApiNoContentResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -28,6 +30,7 @@ import {
   IngestQueryDto,
   IngestResultDto,
   JobAcceptedDto,
+  KeelError,
   StoredDocumentDto,
 } from '@keel/contracts';
 import { Ctx, type RequestContext } from '@keel/platform';
@@ -51,14 +54,33 @@ export class DocumentsController {
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'COLLECTION_NOT_FOUND' })
   @ApiPayloadTooLargeResponse({ type: ErrorResponseDto })
   @ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'OVERLOADED' })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description: "a retried request with the same key returns the first request's job",
+  })
   async ingest(
     @Param('name', CollectionNamePipe) name: string,
     @Query() query: IngestQueryDto,
     @Body() dto: IngestDocumentsDto,
     @Ctx() ctx: RequestContext,
     @Res({ passthrough: true }) res: Response,
+    @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<JobAcceptedDto | IngestResultDto> {
-    const job = this.documents.ingest(name, dto, ctx);
+    if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,200}$/u.test(idempotencyKey)) {
+      throw new KeelError(
+        'VALIDATION_FAILED',
+        'Idempotency-Key must be 1-200 visible ASCII characters',
+        [{ field: 'Idempotency-Key', message: 'must be 1-200 visible ASCII characters' }],
+      );
+    }
+    // The same key for the same collection is the same job: a retried request does not ingest twice.
+    const job = await this.documents.ingest(
+      name,
+      dto,
+      ctx,
+      idempotencyKey === undefined ? undefined : `${name}\n${idempotencyKey}`,
+    );
     if (query.wait !== 'true' && query.wait !== '1') {
       const location = `/v1/jobs/${job.id}`;
       res.status(202).location(location);

@@ -62,12 +62,12 @@ export class EvaluationsController {
     description: 'COLLECTION_NOT_FOUND, DATASET_NOT_FOUND',
   })
   @ApiTooManyRequestsResponse({ type: ErrorResponseDto, description: 'OVERLOADED' })
-  create(
+  async create(
     @Body() dto: CreateEvaluationDto,
     @Ctx() ctx: RequestContext,
     @Res({ passthrough: true }) res: Response,
-  ): EvaluationAcceptedDto {
-    const accepted = this.run.execute(dto, ctx);
+  ): Promise<EvaluationAcceptedDto> {
+    const accepted = await this.run.execute(dto, ctx);
     res.location(accepted.location);
     return accepted;
   }
@@ -82,7 +82,7 @@ export class EvaluationsController {
   @Get(':id')
   @ApiOkResponse({ type: EvaluationDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'EVALUATION_NOT_FOUND' })
-  get(@Param('id', evaluationId) id: string): EvaluationDto {
+  get(@Param('id', evaluationId) id: string): Promise<EvaluationDto> {
     return this.evaluations.get(id);
   }
 
@@ -91,8 +91,8 @@ export class EvaluationsController {
   @HttpCode(204)
   @ApiNoContentResponse()
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'EVALUATION_NOT_FOUND' })
-  cancel(@Param('id', evaluationId) id: string): void {
-    this.evaluations.cancel(id);
+  cancel(@Param('id', evaluationId) id: string): Promise<void> {
+    return this.evaluations.cancel(id);
   }
 
   /**

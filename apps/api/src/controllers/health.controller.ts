@@ -48,8 +48,8 @@ export class HealthController {
   private check(): Promise<HealthCheckResult> {
     return this.health.check([
       () => this.store.check('store'),
-      () => {
-        const pool = this.jobs.health();
+      async () => {
+        const pool = await this.jobs.health();
         const indicator = this.indicators.check('jobs');
         return pool.up ? indicator.up(pool.details) : indicator.down(pool.details);
       },

@@ -18,8 +18,8 @@ export class JobsController {
   @Get(':id')
   @ApiOkResponse({ type: JobDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'JOB_NOT_FOUND' })
-  get(@Param('id', jobId) id: string): JobDto {
-    const job = this.jobs.get(id);
+  async get(@Param('id', jobId) id: string): Promise<JobDto> {
+    const job = await this.jobs.get(id);
     if (!job) throw new KeelError('JOB_NOT_FOUND', `job '${id}' does not exist`);
     const { requestId: _requestId, ...dto } = job;
     return dto;
@@ -30,8 +30,10 @@ export class JobsController {
   @HttpCode(204)
   @ApiNoContentResponse()
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'JOB_NOT_FOUND' })
-  cancel(@Param('id', jobId) id: string): void {
-    if (!this.jobs.get(id)) throw new KeelError('JOB_NOT_FOUND', `job '${id}' does not exist`);
-    this.jobs.cancel(id);
+  async cancel(@Param('id', jobId) id: string): Promise<void> {
+    if (!(await this.jobs.get(id))) {
+      throw new KeelError('JOB_NOT_FOUND', `job '${id}' does not exist`);
+    }
+    await this.jobs.cancel(id);
   }
 }

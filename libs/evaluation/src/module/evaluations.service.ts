@@ -19,13 +19,13 @@ export class EvaluationsService {
     @Inject(EVALUATION_STORE) private readonly store: EvaluationStore,
   ) {}
 
-  private job(id: string): JobRecord | undefined {
-    const record = this.jobs.get(id);
+  private async job(id: string): Promise<JobRecord | undefined> {
+    const record = await this.jobs.get(id);
     return record?.queue === 'eval' && record.name === 'run-evaluation' ? record : undefined;
   }
 
-  get(id: string): EvaluationDto {
-    const record = this.job(id);
+  async get(id: string): Promise<EvaluationDto> {
+    const record = await this.job(id);
     const report = this.store.get(id);
     if (report) {
       return {
@@ -56,11 +56,11 @@ export class EvaluationsService {
   }
 
   /** Stops a waiting or running evaluation; a finished one is left as it is. */
-  cancel(id: string): void {
-    if (!this.job(id) && !this.store.summary(id)) {
+  async cancel(id: string): Promise<void> {
+    if (!(await this.job(id)) && !this.store.summary(id)) {
       throw new KeelError('EVALUATION_NOT_FOUND', `evaluation '${id}' does not exist`);
     }
-    this.jobs.cancel(id);
+    await this.jobs.cancel(id);
   }
 
   /** B (`other`) against A (`id`), paired by query, computed in the pool. */
@@ -70,14 +70,18 @@ export class EvaluationsService {
     options: { metric?: string; alpha?: number },
     ctx: RequestContext,
   ): Promise<Comparison> {
-    const summaries = [id, other].map((e) => {
+    const summaries = [];
+    for (const e of [id, other]) {
       const summary = this.store.summary(e);
-      if (summary) return summary;
-      if (this.job(e)) {
+      if (summary) {
+        summaries.push(summary);
+        continue;
+      }
+      if (await this.job(e)) {
         throw new KeelError('EVALUATION_NOT_READY', `evaluation '${e}' has not completed`);
       }
       throw new KeelError('EVALUATION_NOT_FOUND', `evaluation '${e}' does not exist`);
-    });
+    }
     if (options.metric !== undefined) {
       const missing = summaries.find((s) => !(options.metric! in s.aggregate));
       if (missing) {

@@ -44,13 +44,13 @@ export class RunEvaluation {
     @Inject(KEEL_VERSION) private readonly version: string,
   ) {}
 
-  execute(dto: CreateEvaluationDto, ctx: RequestContext): EvaluationAcceptedDto {
+  async execute(dto: CreateEvaluationDto, ctx: RequestContext): Promise<EvaluationAcceptedDto> {
     const collection = this.collections.require(dto.collection);
     const dataset = this.dataset(dto.dataset);
     const config = this.configOf(dto, dataset.kind === 'retrieval' || dataset.kind === 'beir-dir');
     this.retrieval.requireMode(config.mode);
     const rerank = config.rerank === 'none' ? 'bm25' : `bm25 + ${config.rerank} rerank`;
-    const record = this.jobs.enqueue(
+    const record = await this.jobs.enqueue(
       'eval',
       'run-evaluation',
       {

@@ -1,7 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import { MessageChannel } from 'node:worker_threads';
-import { Piscina } from 'piscina';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import {
   KeelError,
@@ -11,7 +8,8 @@ import {
   type JobResult,
   type QueueName,
 } from '@keel/contracts/jobs';
-import { PING, type ControlTask, type ThreadReply, type ThreadTask } from '../thread/index.js';
+import type { ThreadReply, ThreadTask } from '../thread/index.js';
+import { idempotentJobId } from '../job-ids.js';
 import {
   JobRunner,
   type EnqueueOptions,
@@ -19,6 +17,7 @@ import {
   type RunnerHealth,
 } from '../job-runner.js';
 import { JobStore } from './job-store.js';
+import { isQueueFull, ThreadPool } from './thread-pool.js';
 
 export interface PoolOptions {
   /** The module each pool thread loads (it default-exports a thread handler). */
@@ -40,7 +39,7 @@ interface Tracked {
   record: JobRecord;
   task: Omit<ThreadTask, 'port'>;
   timeoutMs: number;
-  cancel?: () => void;
+  cancel: AbortController;
   waiters: Array<(record: JobRecord) => void>;
 }
 
@@ -53,14 +52,14 @@ const FINISHED = new Set(['completed', 'failed', 'cancelled']);
  * that it never holds every thread, with its records in a SQLite file of its own.
  */
 export class PoolJobRunner extends JobRunner {
-  private pool?: Piscina<ThreadTask | ControlTask, ThreadReply>;
+  private readonly pool: ThreadPool;
   private readonly store: JobStore;
   private readonly tracked = new Map<string, Tracked>();
   private readonly waiting: Tracked[] = [];
   private active = 0;
   private readonly running = new Set<Promise<void>>();
   private closing = false;
-  private warm = false;
+  private starting?: Promise<void>;
   private readonly pruneTimer: NodeJS.Timeout;
   private readonly duration: Histogram<'queue' | 'name' | 'outcome'>;
   private readonly shed: Counter<'queue'>;
@@ -71,7 +70,7 @@ export class PoolJobRunner extends JobRunner {
     this.store.failInterrupted();
     this.pruneTimer = setInterval(() => this.prune(), 3_600_000);
     this.pruneTimer.unref();
-    const pool = () => this.pool;
+    this.pool = new ThreadPool(options);
     const registers = [options.registry];
     this.duration = new Histogram({
       name: 'keel_job_duration_seconds',
@@ -85,30 +84,6 @@ export class PoolJobRunner extends JobRunner {
       help: 'Jobs refused because a queue was at its bound.',
       labelNames: ['queue'],
       registers,
-    });
-    new Gauge({
-      name: 'keel_job_pool_threads',
-      help: 'Worker threads in the embedded job pool.',
-      registers,
-      collect() {
-        this.set(pool()?.threads.length ?? 0);
-      },
-    });
-    new Gauge({
-      name: 'keel_job_pool_queue_depth',
-      help: 'Tasks waiting for a pool thread.',
-      registers,
-      collect() {
-        this.set(pool()?.queueSize ?? 0);
-      },
-    });
-    new Gauge({
-      name: 'keel_job_pool_utilization',
-      help: 'Share of pool thread time spent running tasks since start (piscina).',
-      registers,
-      collect() {
-        this.set(pool()?.utilization ?? 0);
-      },
     });
     const tracked = () => ({ active: this.active, waiting: this.waiting.length });
     new Gauge({
@@ -129,26 +104,10 @@ export class PoolJobRunner extends JobRunner {
    * store). Called after the HTTP server listens, so the threads' start-up does not compete with
    * the API's for the same cores; readiness stays red until this resolves.
    */
-  async start(timeoutMs = 30_000): Promise<void> {
-    const options = this.options;
-    const pool = new Piscina<ThreadTask | ControlTask, ThreadReply>({
-      filename:
-        options.threadFile instanceof URL ? fileURLToPath(options.threadFile) : options.threadFile,
-      minThreads: options.threads,
-      maxThreads: options.threads,
-      maxQueue: options.maxQueue,
-      // Threads are expensive to start (modules, tokenizer tables): keep them.
-      idleTimeout: 2 ** 31 - 1,
-      workerData: { dataDir: options.dataDir },
-    });
-    this.pool = pool;
-    const signal = AbortSignal.timeout(timeoutMs);
-    const replies = await Promise.all(
-      Array.from({ length: options.threads }, () => pool.run(PING, { signal })),
-    );
-    const failed = replies.find((r) => !r.ok);
-    if (failed && !failed.ok) throw KeelError.from(failed.error);
-    this.warm = true;
+  override start(timeoutMs = 30_000): Promise<void> {
+    // Idempotent: the CLI starts the threads early, and a runner built on top starts it again.
+    this.starting ??= this.pool.start(timeoutMs);
+    return this.starting;
   }
 
   override async run<Q extends QueueName, N extends JobName<Q>>(
@@ -157,7 +116,7 @@ export class PoolJobRunner extends JobRunner {
     payload: JobPayload<Q, N>,
     options: RunOptions,
   ): Promise<JobResult<Q, N>> {
-    const pool = this.livePool();
+    this.checkOpen();
     const remaining = options.deadline - Date.now();
     if (remaining <= 0)
       throw new KeelError('DEADLINE_EXCEEDED', 'the deadline passed before the job started');
@@ -175,7 +134,7 @@ export class PoolJobRunner extends JobRunner {
     try {
       // A queued task that is aborted leaves the queue; a running one has its thread
       // terminated, so nothing keeps computing a result nobody will read.
-      reply = await pool.run(task, { signal });
+      reply = await this.pool.run(task, signal);
     } catch (error) {
       const keel = this.poolError(queue, error, timeout, options.signal);
       end({ outcome: keel.code });
@@ -189,10 +148,8 @@ export class PoolJobRunner extends JobRunner {
     return reply.result;
   }
 
-  private livePool(): Piscina<ThreadTask | ControlTask, ThreadReply> {
+  private checkOpen(): void {
     if (this.closing) throw new KeelError('UNAVAILABLE', 'shutting down', undefined, 1);
-    if (!this.pool) throw new KeelError('UNAVAILABLE', 'the job pool is starting', undefined, 1);
-    return this.pool;
   }
 
   private poolError(
@@ -201,7 +158,7 @@ export class PoolJobRunner extends JobRunner {
     timeout: AbortSignal,
     caller: AbortSignal | undefined,
   ): KeelError {
-    if (error instanceof Error && error.message === 'Task queue is at limit') {
+    if (isQueueFull(error)) {
       this.shed.inc({ queue });
       return new KeelError(
         'OVERLOADED',
@@ -222,13 +179,18 @@ export class PoolJobRunner extends JobRunner {
     return new KeelError('JOB_FAILED', error instanceof Error ? error.message : String(error));
   }
 
-  override enqueue<Q extends QueueName, N extends JobName<Q>>(
+  override async enqueue<Q extends QueueName, N extends JobName<Q>>(
     queue: Q,
     name: N,
     payload: JobPayload<Q, N>,
     options: EnqueueOptions = {},
-  ): JobRecord {
-    if (this.closing) throw new KeelError('UNAVAILABLE', 'shutting down', undefined, 1);
+  ): Promise<JobRecord> {
+    this.checkOpen();
+    const id = options.idempotencyKey
+      ? idempotentJobId(queue, options.idempotencyKey)
+      : randomUUID();
+    const existing = options.idempotencyKey ? await this.get(id) : undefined;
+    if (existing) return existing;
     if (this.active + this.waiting.length >= this.options.trackedBacklog) {
       this.shed.inc({ queue });
       throw new KeelError(
@@ -239,7 +201,7 @@ export class PoolJobRunner extends JobRunner {
       );
     }
     const record: JobRecord = {
-      id: randomUUID(),
+      id,
       queue,
       name,
       state: 'waiting',
@@ -252,6 +214,7 @@ export class PoolJobRunner extends JobRunner {
       record,
       task: { queue, name, payload, jobId: record.id, requestId: options.requestId },
       timeoutMs: options.timeoutMs ?? this.options.trackedTimeoutMs,
+      cancel: new AbortController(),
       waiters: [],
     };
     this.tracked.set(record.id, tracked);
@@ -278,52 +241,28 @@ export class PoolJobRunner extends JobRunner {
     record.state = 'active';
     record.startedAt = new Date().toISOString();
     this.store.update(record);
-    const { port1, port2 } = new MessageChannel();
-    port1.on('message', (m: { progress?: number }) => {
-      if (typeof m.progress === 'number') record.progress = m.progress;
-    });
-    let cancelled = false;
-    // Cancellation is cooperative for tracked jobs: they write to the store, and a thread
-    // terminated mid-transaction would cost a restart of the thread for nothing.
-    job.cancel = () => {
-      cancelled = true;
-      port1.postMessage({ cancel: true });
-    };
     const deadline = Date.now() + job.timeoutMs;
     const end = this.duration.startTimer({ queue: record.queue, name: record.name });
     try {
-      const reply = await this.submitTracked({ ...job.task, deadline, port: port2 });
+      const reply: ThreadReply = await this.pool.runCooperative(
+        { ...job.task, deadline },
+        {
+          signal: job.cancel.signal,
+          onProgress: (fraction) => (record.progress = fraction),
+        },
+      );
       if (reply.ok) {
         this.finish(job, { state: 'completed', progress: 1, result: reply.result });
         end({ outcome: 'ok' });
       } else {
-        const state = cancelled && reply.error.code === 'CANCELLED' ? 'cancelled' : 'failed';
-        this.finish(job, { state, error: reply.error });
+        const cancelled = job.cancel.signal.aborted && reply.error.code === 'CANCELLED';
+        this.finish(job, { state: cancelled ? 'cancelled' : 'failed', error: reply.error });
         end({ outcome: reply.error.code });
       }
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       this.finish(job, { state: 'failed', error: { code: 'JOB_FAILED', message } });
       end({ outcome: 'JOB_FAILED' });
-    } finally {
-      port1.close();
-    }
-  }
-
-  /** Tracked work is already admitted; a full pool queue only delays it. */
-  private async submitTracked(task: ThreadTask): Promise<ThreadReply> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.livePool().run(task, { transferList: task.port ? [task.port] : [] });
-      } catch (error) {
-        if (
-          !(error instanceof Error && error.message === 'Task queue is at limit') ||
-          attempt > 600
-        ) {
-          throw error;
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
     }
   }
 
@@ -334,9 +273,9 @@ export class PoolJobRunner extends JobRunner {
     for (const resolve of job.waiters) resolve({ ...job.record });
   }
 
-  override get(id: string): JobRecord | undefined {
+  override get(id: string): Promise<JobRecord | undefined> {
     const live = this.tracked.get(id);
-    return live ? { ...live.record } : this.store.get(id);
+    return Promise.resolve(live ? { ...live.record } : this.store.get(id));
   }
 
   override async wait(id: string, signal?: AbortSignal): Promise<JobRecord> {
@@ -356,7 +295,11 @@ export class PoolJobRunner extends JobRunner {
     });
   }
 
-  override cancel(id: string): boolean {
+  override cancel(id: string): Promise<boolean> {
+    return Promise.resolve(this.cancelNow(id));
+  }
+
+  private cancelNow(id: string): boolean {
     const live = this.tracked.get(id);
     if (!live || FINISHED.has(live.record.state)) return false;
     const index = this.waiting.indexOf(live);
@@ -368,23 +311,21 @@ export class PoolJobRunner extends JobRunner {
       });
       return true;
     }
-    live.cancel?.();
+    live.cancel.abort();
     return true;
   }
 
-  override health(): RunnerHealth {
-    const threads = this.pool?.threads.length ?? 0;
-    return {
-      up: this.warm && !this.closing && threads === this.options.threads,
+  override health(): Promise<RunnerHealth> {
+    const { up, ...pool } = this.pool.health();
+    return Promise.resolve({
+      up: up && !this.closing,
       details: {
         mode: 'embedded',
-        threads,
-        expectedThreads: this.options.threads,
-        queueDepth: this.pool?.queueSize ?? 0,
+        ...pool,
         trackedActive: this.active,
         trackedWaiting: this.waiting.length,
       },
-    };
+    });
   }
 
   private prune(): void {
@@ -392,7 +333,7 @@ export class PoolJobRunner extends JobRunner {
   }
 
   /** Stops taking work, lets tracked jobs finish within the grace period, then stops the threads. */
-  async close(graceMs: number): Promise<void> {
+  override async close(graceMs: number): Promise<void> {
     this.closing = true;
     clearInterval(this.pruneTimer);
     for (const job of this.waiting.splice(0)) {
@@ -403,13 +344,13 @@ export class PoolJobRunner extends JobRunner {
     }
     const grace = new Promise((r) => setTimeout(r, graceMs).unref());
     await Promise.race([Promise.allSettled([...this.running]), grace]);
-    for (const job of this.tracked.values()) job.cancel?.();
+    for (const job of this.tracked.values()) job.cancel.abort();
     // Cooperative cancellation gets a moment to land before the threads are stopped.
     await Promise.race([
       Promise.allSettled([...this.running]),
       new Promise((r) => setTimeout(r, 1_000).unref()),
     ]);
-    await this.pool?.destroy();
+    await this.pool.destroy();
     await Promise.allSettled([...this.running]);
     this.store.close();
   }
