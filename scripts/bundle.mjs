@@ -26,6 +26,9 @@ const external = [
   'mqtt',
   'nats',
   'ioredis',
+  // BullMQ and Bull Board load only in distributed mode; Bull Board serves its UI from its package.
+  'bullmq',
+  '@bull-board/*',
   'amqplib',
   'amqp-connection-manager',
 ];

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { ingest, openapi, query, reportError, runtimeInfo, serve } from './commands.js';
+import { ingest, openapi, query, reportError, runtimeInfo, serve, worker } from './commands.js';
 import { evalCompare, evalGate, evalRun } from './eval.js';
 
 export function run(argv: string[]): void {
@@ -12,10 +12,28 @@ export function run(argv: string[]): void {
   program
     .command('serve')
     .alias('api')
-    .description('run the HTTP API (embedded mode: SQLite store and a worker-thread pool)')
+    .description(
+      'run the HTTP API (embedded: SQLite and a worker-thread pool; with REDIS_URL, jobs go to workers)',
+    )
     .option('--port <port>', 'listen port (default: PORT or 3000)')
     .option('--sample', 'load the bundled sample corpus into the "sample" collection once ready')
     .action(serve);
+
+  program
+    .command('worker')
+    .description(
+      'consume BullMQ queues on REDIS_URL (distributed mode); probes and metrics on KEEL_WORKER_PORT',
+    )
+    .requiredOption(
+      '--queues <list>',
+      'comma-separated: rerank,pack (query group) and/or ingest,eval (batch group)',
+    )
+    .option(
+      '--concurrency <n>',
+      'jobs per queue at once (default: KEEL_WORKER_CONCURRENCY, else the CPU quota)',
+    )
+    .option('--port <port>', 'port for /health and /metrics (default: KEEL_WORKER_PORT or 3001)')
+    .action(worker);
 
   program
     .command('ingest')

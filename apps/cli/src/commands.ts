@@ -13,8 +13,8 @@ export const SAMPLE_COLLECTION = 'sample';
 export async function serve(options: { port?: string; sample?: boolean }): Promise<void> {
   const { config, runtime } = bootConfig(options.port ? { PORT: options.port } : {});
   // The pool threads start first and load in parallel with the API's own modules.
-  const { startPool } = await import('@keel/jobs/embedded');
-  const pool = startPool(config, runtime, layout().threadFile);
+  const { startJobs } = await import('@keel/jobs/embedded');
+  const pool = await startJobs(config, runtime, layout().threadFile);
   const { startApi } = await import('../../api/src/index.js');
   const { PROCESSORS } = await import('../../worker/src/index.js');
   const running = await startApi({
@@ -38,6 +38,36 @@ export async function serve(options: { port?: string; sample?: boolean }): Promi
         `           -d '{"collection":"${SAMPLE_COLLECTION}","query":"How does Keel size its worker pool in a container?"}'\n\n`,
     );
   }
+}
+
+export async function worker(options: {
+  queues: string;
+  concurrency?: string;
+  port?: string;
+}): Promise<void> {
+  const { config, runtime } = bootConfig();
+  const { redisUrl } = config;
+  if (!redisUrl) throw new Error('keel worker needs REDIS_URL (the queues live in Redis)');
+  const { parseWorkerQueues } = await import('@keel/jobs/distributed');
+  const queues = parseWorkerQueues(options.queues);
+  const concurrency = options.concurrency === undefined ? undefined : Number(options.concurrency);
+  if (concurrency !== undefined && !(Number.isSafeInteger(concurrency) && concurrency >= 1)) {
+    throw new Error('--concurrency must be a positive integer');
+  }
+  const port = options.port === undefined ? undefined : Number(options.port);
+  if (port !== undefined && !(Number.isSafeInteger(port) && port >= 0 && port <= 65_535)) {
+    throw new Error('--port must be a port number');
+  }
+  const { startWorker } = await import('../../worker/src/worker-app.js');
+  const running = await startWorker({
+    config: { ...config, redisUrl },
+    runtime,
+    threadFile: layout().threadFile,
+    queues,
+    ...(concurrency !== undefined ? { concurrency } : {}),
+    ...(port !== undefined ? { port } : {}),
+  });
+  await running.ready;
 }
 
 async function loadSample(client: import('./client.js').KeelClient): Promise<void> {

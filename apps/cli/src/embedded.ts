@@ -20,16 +20,20 @@ export async function connect(url: string | undefined): Promise<Target> {
   if (await local.isReady()) return { client: local };
   const { startApi } = await import('../../api/src/index.js');
   const { PROCESSORS } = await import('../../worker/src/index.js');
+  const { startJobs } = await import('@keel/jobs/embedded');
+  const apiConfig = {
+    ...config,
+    logLevel: config.logLevel === 'info' ? ('warn' as const) : config.logLevel,
+    http: { ...config.http, host: '127.0.0.1', port: 0 },
+  };
   const running: RunningApi = await startApi({
-    config: {
-      ...config,
-      logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel,
-      http: { ...config.http, host: '127.0.0.1', port: 0 },
-    },
+    config: apiConfig,
     runtime,
     threadFile: layout().threadFile,
     processors: PROCESSORS,
     version: layout().version,
+    // With REDIS_URL set, the in-process API queues to the same workers a server would.
+    pool: await startJobs(apiConfig, runtime, layout().threadFile),
   });
   await running.ready;
   return { client: new KeelClient(running.url), close: () => running.app.close() };

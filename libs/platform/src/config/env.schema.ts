@@ -5,6 +5,7 @@ import {
   IsOptional,
   IsString,
   IsUrl,
+  Matches,
   Max,
   Min,
   MinLength,
@@ -55,6 +56,73 @@ export class EnvSchema {
   @IsOptional()
   @IsUrl({ ...url, protocols: ['redis', 'rediss'] })
   REDIS_URL?: string;
+
+  /**
+   * Prefix of every BullMQ key (`<prefix>:<queue>:wait`, …). On Redis Cluster make it a hash tag
+   * such as `{bull}`, so all keys of a queue share a slot; KEDA's listNames must use the same one.
+   */
+  @IsString()
+  @Matches(/^[A-Za-z0-9_{}.-]{1,64}$/, {
+    message: 'KEEL_QUEUE_PREFIX must be 1-64 of [A-Za-z0-9_{}.-]',
+  })
+  KEEL_QUEUE_PREFIX = 'bull';
+
+  /** Jobs a worker runs at once per queue; unset → the container's CPU quota (whole cores). */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(256)
+  KEEL_WORKER_CONCURRENCY?: number;
+
+  /** The worker's own small HTTP port: /health/live, /health/ready, /metrics. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(65_535)
+  KEEL_WORKER_PORT = 3001;
+
+  /**
+   * Waiting jobs (wait + prioritized) a queue may hold before new synchronous work on it gets 429:
+   * past it, a request would queue behind more work than its deadline allows.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  KEEL_QUEUE_MAX_BACKLOG = 256;
+
+  /** Attempts of a retried job (ingest, eval) before it is failed for good. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(20)
+  KEEL_JOB_ATTEMPTS = 3;
+
+  /** First retry delay; doubles each attempt, with jitter. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(10)
+  @Max(600_000)
+  KEEL_JOB_BACKOFF_MS = 1_000;
+
+  /**
+   * BullMQ's lock on an active job: renewed every half of it while the worker lives; when a worker
+   * dies, another one takes the job back after about this long.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1_000)
+  @Max(600_000)
+  KEEL_JOB_LOCK_MS = 30_000;
+
+  /** Deadline of one call to Redis (connect, command) from the API. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(50)
+  @Max(60_000)
+  KEEL_REDIS_TIMEOUT_MS = 2_000;
 
   @Transform(emptyToUndefined)
   @IsOptional()

@@ -12,6 +12,16 @@ export interface KeelConfig {
   logLevel: EnvSchema['LOG_LEVEL'];
   adminToken?: string;
   redisUrl?: string;
+  /** Distributed mode (set when `redisUrl` is). */
+  queues: {
+    prefix: string;
+    maxBacklog: number;
+    attempts: number;
+    backoffMs: number;
+    lockMs: number;
+    redisTimeoutMs: number;
+  };
+  worker: { concurrency?: number; port: number };
   opensearchUrl?: string;
   embeddings?: { url: string; protocol: EnvSchema['EMBEDDINGS_PROTOCOL']; model?: string };
   rerank?: { url: string; protocol: EnvSchema['RERANK_PROTOCOL'] };
@@ -54,6 +64,15 @@ export function loadConfig(env: Record<string, string | undefined>): KeelConfig 
     logLevel: parsed.LOG_LEVEL,
     adminToken: parsed.KEEL_ADMIN_TOKEN,
     redisUrl: parsed.REDIS_URL,
+    queues: {
+      prefix: parsed.KEEL_QUEUE_PREFIX,
+      maxBacklog: parsed.KEEL_QUEUE_MAX_BACKLOG,
+      attempts: parsed.KEEL_JOB_ATTEMPTS,
+      backoffMs: parsed.KEEL_JOB_BACKOFF_MS,
+      lockMs: parsed.KEEL_JOB_LOCK_MS,
+      redisTimeoutMs: parsed.KEEL_REDIS_TIMEOUT_MS,
+    },
+    worker: { concurrency: parsed.KEEL_WORKER_CONCURRENCY, port: parsed.KEEL_WORKER_PORT },
     opensearchUrl: parsed.OPENSEARCH_URL,
     embeddings: parsed.EMBEDDINGS_URL
       ? {
