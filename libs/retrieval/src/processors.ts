@@ -60,7 +60,9 @@ export const ingestDocumentsProcessor = defineProcessor({
         // Chunking is most of the work; the write transaction is the last step.
         context.progress((0.9 * (i + 1)) / total);
         checkAborted(context.signal);
-        await Promise.resolve();
+        // A macrotask turn, so a cancel message on the thread's port is delivered (a resolved
+        // promise would only run microtasks).
+        await new Promise((resolve) => setImmediate(resolve));
       }
     }
     checkAborted(context.signal);
