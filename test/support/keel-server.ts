@@ -88,9 +88,31 @@ export function tempDir(prefix = 'keel-test-'): string {
 }
 
 /** Starts the built Keel API on a free loopback port and waits until it is ready. */
-export async function startKeel(options: StartOptions = {}): Promise<KeelServer> {
+export function startKeel(options: StartOptions = {}): Promise<KeelServer> {
+  return startProcess('serve', /Keel API listening on (http:\/\/[^"\s]+)/, options);
+}
+
+/**
+ * Starts `keel worker --queues <queues>` (REDIS_URL in `env`) with its probe port on a free
+ * loopback port, over the API's data directory, and waits until it consumes.
+ */
+export function startKeelWorker(
+  queues: string,
+  options: StartOptions & { dataDir: string },
+): Promise<KeelServer> {
+  return startProcess('worker', /Keel worker listening on (http:\/\/[^"\s]+)/, {
+    ...options,
+    args: ['--queues', queues, '--port', '0', ...(options.args ?? [])],
+  });
+}
+
+async function startProcess(
+  role: 'serve' | 'worker',
+  listeningLine: RegExp,
+  options: StartOptions,
+): Promise<KeelServer> {
   const dataDir = options.dataDir ?? tempDir();
-  const command = [process.execPath, KEEL_MAIN, 'serve', ...(options.args ?? [])];
+  const command = [process.execPath, KEEL_MAIN, role, ...(options.args ?? [])];
   const [file, ...args] = options.wrap ? options.wrap(command) : command;
   const child = spawn(file, args, {
     cwd: REPO_ROOT,
@@ -111,7 +133,7 @@ export async function startKeel(options: StartOptions = {}): Promise<KeelServer>
       for (const line of chunk.toString('utf8').split('\n')) {
         if (line === '') continue;
         server.logs.push(line);
-        const m = /Keel API listening on (http:\/\/[^"\s]+)/.exec(line);
+        const m = listeningLine.exec(line);
         if (m) resolveUrl(m[1]);
       }
     };

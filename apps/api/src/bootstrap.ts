@@ -12,6 +12,7 @@ import {
 } from '@keel/platform';
 import { describeRuntime } from '@keel/platform/runtime';
 import { ApiModule } from './api.module.js';
+import { mountBullBoard } from './http/bull-board.js';
 import { mountOpenApi } from './openapi.js';
 
 export interface ApiBootOptions {
@@ -43,6 +44,8 @@ export async function createApi(options: ApiBootOptions): Promise<NestExpressApp
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   mountOpenApi(app, options.version);
+  const closeBoard = await mountBullBoard(app, options.config);
+  if (closeBoard) app.getHttpServer().once('close', () => void closeBoard());
   return app;
 }
 

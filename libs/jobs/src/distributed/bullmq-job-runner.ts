@@ -251,10 +251,15 @@ export class BullmqJobRunner extends JobRunner {
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
     const stop = new Promise<never>((_, reject) => {
       const onAbort = () => {
-        const error = timeout.aborted
-          ? new KeelError('DEADLINE_EXCEEDED', 'the deadline passed before the job finished')
-          : new KeelError('CANCELLED', 'the request was cancelled');
-        reject(error);
+        // The request's own deadline arrives as a TimeoutError on its signal.
+        const reason: unknown = options.signal?.reason;
+        const expired =
+          timeout.aborted || (reason instanceof DOMException && reason.name === 'TimeoutError');
+        reject(
+          expired
+            ? new KeelError('DEADLINE_EXCEEDED', 'the deadline passed before the job finished')
+            : new KeelError('CANCELLED', 'the request was cancelled'),
+        );
       };
       if (signal.aborted) onAbort();
       else signal.addEventListener('abort', onAbort, { once: true });
@@ -436,8 +441,12 @@ export class BullmqJobRunner extends JobRunner {
     this.checkAvailable();
     for (const queue of TRACKED_QUEUES) {
       const q = this.queue(queue);
+      // State first: finishing is atomic in Redis, so a job read after a finished state has its
+      // result, whereas a job read first may finish before its state is read.
+      const state = await q.getJobState(id);
+      if (state === 'unknown') continue;
       const job = await Job.fromId(q, id);
-      if (job) return this.record(queue, job, await job.getState());
+      if (job) return this.record(queue, job, state);
     }
     const cancelled = await this.connection.get(keys.cancelled(this.options.prefix, id));
     return cancelled ? (JSON.parse(cancelled) as JobRecord) : undefined;

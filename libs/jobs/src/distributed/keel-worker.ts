@@ -170,10 +170,19 @@ export class KeelWorker {
     } else {
       // Request/reply: a cancelled or expired job's thread is terminated, not waited for.
       const timeout = AbortSignal.timeout(Math.max(0, deadline! - Date.now()));
-      reply = await this.options.pool.run(
-        task,
-        signal ? AbortSignal.any([signal, timeout]) : timeout,
-      );
+      try {
+        reply = await this.options.pool.run(
+          task,
+          signal ? AbortSignal.any([signal, timeout]) : timeout,
+        );
+      } catch (error) {
+        // piscina's AbortError: say which of the two stopped it.
+        if (timeout.aborted) {
+          throw new KeelError('DEADLINE_EXCEEDED', 'nobody waits for this job any more');
+        }
+        if (signal?.aborted) throw new KeelError('CANCELLED', 'the job was cancelled');
+        throw error;
+      }
     }
     if (!reply.ok) throw KeelError.from(reply.error);
     return reply.result;
