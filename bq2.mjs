@@ -1,0 +1,11 @@
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { spawn } from 'node:child_process';
+const srv = spawn('redis-server', ['--port','6391','--save','']); await new Promise(r=>setTimeout(r,300));
+const c = new Redis('redis://127.0.0.1:6391', { maxRetriesPerRequest: null });
+const q = new Queue('t', { connection: c });
+await q.add('x', {});
+const w = new Worker('t', async () => { await new Promise(r => setTimeout(r, 1000)); }, { connection: new Redis('redis://127.0.0.1:6391', { maxRetriesPerRequest: null }) });
+await new Promise(r=>setTimeout(r,300));
+for (const k of await c.keys('bull:t:*')) console.log(k, await c.type(k));
+await w.close(); await q.close(); c.disconnect(); srv.kill();
