@@ -142,9 +142,16 @@ function main(): void {
   //    on its own. Coordinate ascent over the feature weights and the scorers' parameters.
   const tuneStarted = performance.now();
   const unscoredTrain = train.map(unscored);
-  const lexical = RERANK_FEATURES.filter((f) => f !== 'first');
+  const lexical = RERANK_FEATURES.filter((f) => f !== 'first' && f !== 'feedback');
   let params: Params = { bm25: { k1: 1.2, b: 0.75 }, proximity: { window: 15 } };
-  let weights: RerankWeights = { first: 0, bm25: 1, proximity: 0, title: 0, coverage: 0 };
+  let weights: RerankWeights = {
+    first: 0,
+    bm25: 1,
+    proximity: 0,
+    title: 0,
+    coverage: 0,
+    feedback: 0,
+  };
   let columns = featureColumns(unscoredTrain, params, stats);
   let best = evaluate(unscoredTrain, columns, weights);
   log(`lexical tuning (unscored, shuffled candidates) starts at train nDCG@10 ${f4(best)} (bm25)`);

@@ -25,6 +25,7 @@ export const DEFAULT_RERANK_WEIGHTS: Readonly<RerankWeights> = Object.freeze({
   proximity: 0.139,
   title: 0.084,
   coverage: 0,
+  feedback: 0,
 });
 
 /** `keel` runs no MMR pass by default: on SciFact every λ < 1 tried lowered train nDCG@10. */
