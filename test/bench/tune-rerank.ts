@@ -517,6 +517,9 @@ Overfitting checks inside train (choose on one half, measure on the other):
 
 Tuned: \`${JSON.stringify(tunedConfig)}\`
 
+Signals tried before \`feedback\` and left out (expansion-term PRF, bigrams, best sentence, other
+document-similarity smoothings) are in [rerank-signals.md](rerank-signals.md).
+
 ## Cost of one \`rerank()\` call
 
 As a pool thread pays it, analysis of the ${DEPTH} candidates included, over the ${splits.test.length} test queries
