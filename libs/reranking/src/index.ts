@@ -1,4 +1,11 @@
-export { rerank, rerankAnalyzed, candidateFeatures, combine, minMax } from './rerank.js';
+export {
+  rerank,
+  rerankAnalyzed,
+  candidateFeatures,
+  combine,
+  fillFeedback,
+  minMax,
+} from './rerank.js';
 export type { FeatureVector } from './rerank.js';
 export { analyzeCandidate, queryContext, idf, MAX_PROXIMITY_WINDOW } from './analysis.js';
 export type { AnalyzedCandidate, QueryContext } from './analysis.js';
@@ -8,6 +15,7 @@ export {
   titleScore,
   coverageScore,
   cosineSimilarity,
+  feedbackScores,
 } from './scorers.js';
 export { mmrSelect } from './mmr.js';
 export type { MmrPick } from './mmr.js';

@@ -33,11 +33,29 @@ describe('rerank', () => {
       { id: 'weak', text: 'A heart study.', score: 1 },
     ];
     const ids = rerank(query, close, { method: 'keel', topK: 3 }).map((r) => r.id);
-    expect(ids).toEqual(['match', 'off', 'weak']);
+    // 'weak' shares "heart" with the best candidate, which feedback rewards; 'off' shares nothing.
+    expect(ids).toEqual(['match', 'weak', 'off']);
+  });
+
+  it('lifts a candidate like the best one over an unrelated one (feedback)', () => {
+    const list: RerankCandidate[] = [
+      { id: 'best', text: 'Aspirin lowers the heart attack rate in adults.', score: 10 },
+      { id: 'off', text: 'Lung function in smokers.', score: 6 },
+      { id: 'like', text: 'Heart attack rates in adults who take aspirin daily.', score: 5 },
+      { id: 'other', text: 'Blood pressure after surgery.', score: 1 },
+    ];
+    const keel = rerank(query, list, { method: 'keel', topK: 4, weights: { feedback: 1 } });
+    expect(keel.map((r) => r.id).slice(0, 2)).toEqual(['best', 'like']);
+    const like = keel.find((r) => r.id === 'like')!;
+    const off = keel.find((r) => r.id === 'off')!;
+    expect(like.features.feedback).toBeGreaterThan(off.features.feedback);
+    // Weight 0: nothing is computed and the feature reads 0.
+    const without = rerank(query, list, { method: 'keel', topK: 4, weights: { feedback: 0 } });
+    for (const r of without) expect(r.features.feedback).toBe(0);
   });
 
   it('ranks by the first-stage score alone when only that feature is weighted', () => {
-    const weights = { first: 1, bm25: 0, proximity: 0, title: 0, coverage: 0 };
+    const weights = { first: 1, bm25: 0, proximity: 0, title: 0, coverage: 0, feedback: 0 };
     const ids = rerank(query, candidates, { method: 'keel', topK: 4, weights }).map((r) => r.id);
     expect(ids).toEqual(['off', 'far', 'adjacent', 'titled']);
   });
@@ -57,10 +75,13 @@ describe('rerank', () => {
     ];
     const plain = rerank(query, dup, { method: 'keel', topK: 3 }).map((r) => r.id);
     const mmr = rerank(query, dup, { method: 'mmr', topK: 3 }).map((r) => r.id);
-    const keelMmr = rerank(query, dup, { method: 'keel', topK: 3, mmrLambda: 0.6 });
+    // keel's feedback lifts a copy of the best candidate, so its MMR needs more weight on novelty.
+    const keelMmr = rerank(query, dup, { method: 'keel', topK: 4, mmrLambda: 0.5 });
     expect(plain).toEqual(['a', 'a-copy', 'b']);
     expect(mmr).toEqual(['a', 'b', 'a-copy']);
-    expect(keelMmr.map((r) => r.id)).toEqual(['a', 'b', 'a-copy']);
+    const keelIds = keelMmr.map((r) => r.id);
+    expect(keelIds.slice(0, 2)).toEqual(['a', 'b']);
+    expect(keelIds.indexOf('a-copy')).toBeGreaterThan(keelIds.indexOf('b'));
   });
 
   it('is deterministic and breaks ties by input order', () => {

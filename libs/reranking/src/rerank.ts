@@ -19,6 +19,7 @@ import {
   bm25Score,
   cosineSimilarity,
   coverageScore,
+  feedbackScores,
   proximityScore,
   titleScore,
 } from './scorers.js';
@@ -75,11 +76,12 @@ export function rerankAnalyzed(
   const context = queryContext(terms, analyzed, options.stats);
   const features = analyzed.map((a) => candidateFeatures(context, a, bm25, proximity));
   fillFirstStage(candidates, features);
+  const weights = { ...DEFAULT_RERANK_WEIGHTS, ...options.weights };
+  if (options.method === 'keel' && weights.feedback !== 0) {
+    fillFeedback(analyzed, features, weights);
+  }
 
-  const relevance = relevanceOf(options.method, features, {
-    ...DEFAULT_RERANK_WEIGHTS,
-    ...options.weights,
-  });
+  const relevance = relevanceOf(options.method, features, weights);
   const lambda =
     options.mmrLambda ??
     (options.method === 'mmr' ? DEFAULT_MMR_METHOD_LAMBDA : DEFAULT_MMR_LAMBDA);
@@ -108,7 +110,10 @@ export function rerankAnalyzed(
   }));
 }
 
-/** Raw feature values of one candidate; `first` is filled in later from the candidate list. */
+/**
+ * Raw feature values of one candidate; `first` and `feedback` depend on the whole list and are
+ * filled in later.
+ */
 export function candidateFeatures(
   context: QueryContext,
   candidate: AnalyzedCandidate,
@@ -121,7 +126,28 @@ export function candidateFeatures(
     proximity: proximityScore(context, candidate, proximity),
     title: titleScore(context, candidate),
     coverage: coverageScore(context, candidate),
+    feedback: 0,
   };
+}
+
+/**
+ * Fills `feedback` ({@link feedbackScores}): the similarity of each candidate to the best one
+ * by every other feature of the combination (ties go to the earlier candidate).
+ */
+export function fillFeedback(
+  analyzed: readonly AnalyzedCandidate[],
+  features: FeatureVector[],
+  weights: RerankWeights,
+): void {
+  const base = combine(features, { ...weights, feedback: 0 });
+  let best = -1;
+  let runnerUp = -1;
+  for (let i = 0; i < base.length; i++) {
+    if (best < 0 || base[i] > base[best]) [best, runnerUp] = [i, best];
+    else if (runnerUp < 0 || base[i] > base[runnerUp]) runnerUp = i;
+  }
+  const scores = feedbackScores(analyzed, best, runnerUp);
+  scores.forEach((score, i) => (features[i].feedback = score));
 }
 
 /**

@@ -4,6 +4,7 @@ import {
   bm25Score,
   cosineSimilarity,
   coverageScore,
+  feedbackScores,
   proximityScore,
   titleScore,
 } from './scorers.js';
@@ -104,5 +105,50 @@ describe('cosineSimilarity', () => {
     expect(cosineSimilarity(a, doc('Aspirin reduces heart attacks.'))).toBeCloseTo(1);
     expect(cosineSimilarity(a, doc('lungs of the smokers'))).toBe(0);
     expect(cosineSimilarity(doc('the of and'), doc('the of and'))).toBe(0);
+  });
+});
+
+describe('feedbackScores', () => {
+  const list = [
+    doc('aspirin lowers platelet aggregation in heart patients'),
+    doc('platelet aggregation under aspirin in heart patients'),
+    doc('heart patients and their diet'),
+    doc('heart patients in rural clinics'),
+  ];
+
+  it('scores each candidate by its likeness to the best one, in [0, 1]', () => {
+    const scores = feedbackScores(list, 0, 1);
+    expect(scores[1]).toBeGreaterThan(scores[2]);
+    expect(scores[2]).toBeGreaterThan(0);
+    for (const s of scores) {
+      expect(s).toBeGreaterThanOrEqual(0);
+      expect(s).toBeLessThanOrEqual(1 + 1e-12);
+    }
+  });
+
+  it('gives the best candidate its likeness to the runner-up, not to itself', () => {
+    expect(feedbackScores(list, 0, 1)[0]).toBeCloseTo(feedbackScores(list, 1, 0)[1]);
+    expect(feedbackScores(list, 0, 3)[0]).toBeLessThan(feedbackScores(list, 0, 1)[0]);
+  });
+
+  it('is 1 for a copy of the best candidate and 0 for one sharing nothing with it', () => {
+    const scores = feedbackScores(
+      [doc('aspirin and platelets'), doc('Aspirin and platelets.'), doc('lungs of smokers')],
+      0,
+      1,
+    );
+    expect(scores[1]).toBeCloseTo(1);
+    expect(scores[2]).toBe(0);
+  });
+
+  it('takes IDF from the list: a term every candidate has barely makes them alike', () => {
+    // "heart" and "patients" are in all four; "rural" and "diet" only in one each.
+    const scores = feedbackScores(list, 2, 3);
+    expect(scores[3]).toBeLessThan(0.05);
+  });
+
+  it('ignores stop words and is 0 without a second candidate or content', () => {
+    expect(feedbackScores([doc('aspirin')], 0, -1)).toEqual([0]);
+    expect(feedbackScores([doc('the of and'), doc('the of and')], 0, 1)).toEqual([0, 0]);
   });
 });

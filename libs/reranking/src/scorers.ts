@@ -1,5 +1,5 @@
 import { STOP_WORDS } from '@keel/text';
-import type { AnalyzedCandidate, QueryContext } from './analysis.js';
+import { idf, type AnalyzedCandidate, type QueryContext } from './analysis.js';
 import type { Bm25Params, ProximityParams } from './types.js';
 
 /** BM25's length normalization, `(1 - b) + b * dl / avgdl`. */
@@ -107,4 +107,58 @@ export function cosineSimilarity(a: AnalyzedCandidate, b: AnalyzedCandidate): nu
     if (other !== undefined) dot += tf * other;
   }
   return dot / (a.contentNorm * b.contentNorm);
+}
+
+/**
+ * One-document pseudo-relevance feedback: how much each candidate looks like the list's best one.
+ * Each candidate is a vector of `(1 + ln tf) · idf` over its content terms (stop words left out),
+ * with IDF from the candidate list itself rather than the corpus: every candidate already matched
+ * the query, and a term they all share says nothing about which of them are alike (it also needs no
+ * statistics beyond the list, which a /v1/rerank caller may not have). Returns the cosine of every
+ * candidate to `best`; `best` itself, which cannot be compared with itself, gets its cosine to
+ * `runnerUp`, so a top candidate unlike anything else in the list is not lifted by its own rank.
+ * Values are in [0, 1]. Cost is linear in the total number of terms of the list.
+ */
+export function feedbackScores(
+  candidates: readonly AnalyzedCandidate[],
+  best: number,
+  runnerUp: number,
+): number[] {
+  const n = candidates.length;
+  const out = new Array<number>(n).fill(0);
+  if (best < 0 || best >= n) return out;
+  // Document frequency in the list, then replaced in place by IDF (0 for a stop word): the map
+  // operations are most of the cost, so there is one map and one pass per candidate.
+  const weights = new Map<string, number>();
+  for (const c of candidates) {
+    c.termFrequency.forEach((_, term) => weights.set(term, (weights.get(term) ?? 0) + 1));
+  }
+  weights.forEach((df, term) => weights.set(term, STOP_WORDS.has(term) ? 0 : idf(n, df)));
+  const weightOf = (term: string, tf: number): number => {
+    const w = weights.get(term)!;
+    return tf === 1 ? w : (1 + Math.log(tf)) * w;
+  };
+  const anchor = new Map<string, number>();
+  let anchorSquares = 0;
+  candidates[best].termFrequency.forEach((tf, term) => {
+    const w = weightOf(term, tf);
+    if (w > 0) anchor.set(term, w);
+    anchorSquares += w * w;
+  });
+  const anchorNorm = Math.sqrt(anchorSquares);
+  for (let i = 0; i < n; i++) {
+    if (i === best) continue;
+    let dot = 0;
+    let squares = 0;
+    candidates[i].termFrequency.forEach((tf, term) => {
+      const w = weightOf(term, tf);
+      squares += w * w;
+      const a = anchor.get(term);
+      if (a !== undefined) dot += a * w;
+    });
+    const denominator = anchorNorm * Math.sqrt(squares);
+    out[i] = denominator > 0 ? dot / denominator : 0;
+  }
+  if (runnerUp >= 0 && runnerUp < n && runnerUp !== best) out[best] = out[runnerUp];
+  return out;
 }

@@ -22,8 +22,19 @@ export interface CorpusStats {
 export const RERANK_METHODS = ['keel', 'bm25', 'proximity', 'title', 'mmr'] as const;
 export type RerankMethod = (typeof RERANK_METHODS)[number];
 
-/** Names of the per-candidate features that `keel` combines. */
-export const RERANK_FEATURES = ['first', 'bm25', 'proximity', 'title', 'coverage'] as const;
+/**
+ * Names of the per-candidate features that `keel` combines. `feedback` depends on the others (it
+ * compares each candidate with the best one by the rest of the combination), so it is computed
+ * only when its weight is not 0, and reads 0 otherwise.
+ */
+export const RERANK_FEATURES = [
+  'first',
+  'bm25',
+  'proximity',
+  'title',
+  'coverage',
+  'feedback',
+] as const;
 export type RerankFeature = (typeof RERANK_FEATURES)[number];
 
 /** Weights of the per-list min-max normalized features in the `keel` combination. */

@@ -152,7 +152,8 @@ export class EvaluationConfigDto {
   @ApiPropertyOptional({
     type: 'object',
     additionalProperties: { type: 'number' },
-    description: 'Weights of the keel combination: first, bm25, proximity, title, coverage.',
+    description:
+      'Weights of the keel combination: first, bm25, proximity, title, coverage, feedback.',
     example: { first: 1, bm25: 0.5, proximity: 0.3, title: 0.2, coverage: 0.2 },
   })
   @IsOptional()

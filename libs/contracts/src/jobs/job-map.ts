@@ -141,7 +141,10 @@ export interface RerankPayload {
   candidates: RerankCandidate[];
   topK: number;
   method: string;
-  /** Weights of the `keel` combination's features (first, bm25, proximity, title, coverage). */
+  /**
+   * Weights of the `keel` combination's features (first, bm25, proximity, title, coverage,
+   * feedback).
+   */
   weights?: Record<string, number>;
   mmrLambda?: number;
   stats?: CorpusStats;
