@@ -37,6 +37,19 @@ describe('health, metrics, docs, request ids and admin routes', () => {
       /keel_http_request_duration_seconds_bucket\{[^}]*route="\/v1\/collections"/,
     );
     expect(text).toContain('nodejs_eventloop_lag_p99_seconds');
+    // Keel's own delay metric leaves out the 10 ms sampling interval that prom-client's keeps.
+    const value = (series: string) =>
+      Number(
+        text
+          .split('\n')
+          .find((l) => l.startsWith(`${series} `))
+          ?.split(' ')[1],
+      );
+    const lag = value('nodejs_eventloop_lag_p50_seconds');
+    const delay = value('keel_event_loop_delay_seconds{quantile="0.5"}');
+    expect(lag).toBeGreaterThanOrEqual(0.009);
+    expect(delay).toBeGreaterThanOrEqual(0);
+    expect(delay).toBeLessThan(lag - 0.005);
     expect(text).toContain('process_cpu_seconds_total');
     expect(text).toMatch(/^keel_runtime_pool_threads \d+$/m);
     expect(text).toMatch(/^keel_runtime_cpu_quota_cores /m);
