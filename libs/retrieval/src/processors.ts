@@ -1,6 +1,11 @@
 // Job processors of the retrieval lib: pure functions over the embedded store, run in pool
 // threads (never on the API event loop). Nest-free: this entry is what worker threads load.
-import { defineProcessor, KeelError, type ProcessorContext } from '@keel/contracts/jobs';
+import {
+  defineProcessor,
+  KeelError,
+  type EmbeddingSpec,
+  type ProcessorContext,
+} from '@keel/contracts/jobs';
 import { getTokenizer } from '@keel/text';
 import { chunkText } from './chunking/index.js';
 import { documentHash, SqliteStore, type PreparedDocument } from './sqlite/sqlite-store.js';
@@ -24,6 +29,48 @@ export function closeStores(): void {
 
 function checkAborted(signal: AbortSignal): void {
   if (signal.aborted) throw new KeelError('CANCELLED', 'the job was cancelled');
+}
+
+/**
+ * Embeds the chunks of the documents that changed, as part of the ingest job: their vectors are
+ * written in the same transaction as their text, so a document never has text without vectors.
+ */
+async function embedChunks(
+  prepared: PreparedDocument[],
+  embedding: EmbeddingSpec,
+  context: ProcessorContext,
+): Promise<void> {
+  const chunks = prepared.flatMap((p) => p.chunks);
+  if (chunks.length === 0) return;
+  if (!context.embed) {
+    throw new KeelError(
+      'DENSE_UNAVAILABLE',
+      'this collection has vectors but this process has no embedding server (EMBEDDINGS_URL)',
+    );
+  }
+  const { model, vectors } = await context.embed(
+    chunks.map((c) => c.text),
+    {
+      purpose: 'document',
+      signal: context.signal,
+      ...(context.deadline ? { deadline: context.deadline } : {}),
+    },
+  );
+  if (model !== embedding.model) {
+    throw new KeelError(
+      'EMBEDDINGS_INVALID',
+      `the embedding server serves '${model}'; collection vectors come from '${embedding.model}'`,
+    );
+  }
+  chunks.forEach((chunk, i) => {
+    if (vectors[i]?.length !== embedding.dimensions) {
+      throw new KeelError(
+        'EMBEDDINGS_INVALID',
+        `the embedding server returned ${vectors[i]?.length ?? 0} dimensions; the collection has ${embedding.dimensions}`,
+      );
+    }
+    chunk.vector = vectors[i];
+  });
 }
 
 export const ingestDocumentsProcessor = defineProcessor({
@@ -66,6 +113,8 @@ export const ingestDocumentsProcessor = defineProcessor({
       }
     }
     checkAborted(context.signal);
+    if (collection.embedding) await embedChunks(prepared, collection.embedding, context);
+    checkAborted(context.signal);
     const documents = store.upsertDocuments(collection, prepared);
     context.progress(1);
     const count = (status: string) => documents.filter((d) => d.status === status).length;
@@ -84,7 +133,7 @@ export const createCollectionProcessor = defineProcessor({
   queue: 'ingest',
   name: 'create-collection',
   handle: async (payload, context) => {
-    const c = storeFor(context).createCollection(payload.name, payload.chunking);
+    const c = storeFor(context).createCollection(payload.name, payload.chunking, payload.embedding);
     return Promise.resolve({
       id: c.id,
       name: c.name,
@@ -93,6 +142,7 @@ export const createCollectionProcessor = defineProcessor({
       encoding: c.encoding,
       documentCount: c.documentCount,
       chunkCount: c.chunkCount,
+      ...(c.embedding ? { embedding: c.embedding } : {}),
       createdAt: c.createdAt,
       updatedAt: c.updatedAt,
     });
@@ -134,12 +184,27 @@ export const bm25SearchProcessor = defineProcessor({
   },
 });
 
+export const knnSearchProcessor = defineProcessor({
+  queue: 'search',
+  name: 'knn',
+  handle: async (payload, context) =>
+    Promise.resolve({
+      hits: storeFor(context).knn(payload.collection.id, payload.vector, {
+        topK: payload.topK,
+        group: payload.group,
+        ...(payload.filter ? { filter: payload.filter } : {}),
+      }),
+      terms: [],
+    }),
+});
+
 export const RETRIEVAL_PROCESSORS = [
   ingestDocumentsProcessor,
   createCollectionProcessor,
   deleteCollectionProcessor,
   deleteDocumentProcessor,
   bm25SearchProcessor,
+  knnSearchProcessor,
 ];
 
 export { SqliteStore, documentHash, BM25_TITLE_WEIGHT } from './sqlite/sqlite-store.js';

@@ -40,10 +40,18 @@ export interface ChunkingSettings {
   encoding: EncodingName;
 }
 
+/** The embedding model a collection's vectors come from, fixed when the collection is created. */
+export interface EmbeddingSpec {
+  model: string;
+  dimensions: number;
+}
+
 export interface IngestPayload {
   version: 1;
   collection: CollectionRef;
   chunking: ChunkingSettings;
+  /** Set: each chunk is embedded with this model as part of the job. */
+  embedding?: EmbeddingSpec;
   documents: IngestDocument[];
 }
 
@@ -63,6 +71,7 @@ export interface CreateCollectionPayload {
   version: 1;
   name: string;
   chunking: ChunkingSettings;
+  embedding?: EmbeddingSpec;
 }
 
 export interface CollectionSummary {
@@ -73,6 +82,7 @@ export interface CollectionSummary {
   encoding: EncodingName;
   documentCount: number;
   chunkCount: number;
+  embedding?: EmbeddingSpec;
   createdAt: string;
   updatedAt: string;
 }
@@ -101,6 +111,16 @@ export interface SearchPayload {
   withStats?: boolean;
 }
 
+/** Nearest chunks to a query vector (dense retrieval on the embedded store). */
+export interface KnnPayload {
+  version: 1;
+  collection: CollectionRef;
+  vector: number[];
+  topK: number;
+  filter?: Metadata;
+  group: 'chunk' | 'document';
+}
+
 export interface SearchHit {
   /** `${documentId}#${chunkIndex}` */
   id: string;
@@ -109,7 +129,7 @@ export interface SearchHit {
   title?: string;
   text: string;
   metadata: Metadata;
-  /** BM25, higher is better. */
+  /** The leg's own score, higher is better: BM25, or cosine similarity for dense hits. */
   score: number;
   rank: number;
 }
@@ -216,7 +236,7 @@ export interface JobMap {
     'delete-collection': JobSpec<DeleteCollectionPayload, { deleted: boolean }>;
     'delete-document': JobSpec<DeleteDocumentPayload, { deleted: boolean }>;
   };
-  search: { bm25: JobSpec<SearchPayload, SearchResult> };
+  search: { bm25: JobSpec<SearchPayload, SearchResult>; knn: JobSpec<KnnPayload, SearchResult> };
   rerank: { rerank: JobSpec<RerankPayload, RerankResult> };
   pack: { pack: JobSpec<PackPayload, PackResult> };
   eval: {
@@ -234,7 +254,7 @@ export type JobResult<Q extends QueueName, N extends JobName<Q>> = SpecOf<Q, N>[
 /** Every job name, at run time: the processor registry checks each has exactly one handler. */
 export const JOB_NAMES: { readonly [Q in QueueName]: readonly JobName<Q>[] } = {
   ingest: ['ingest-documents', 'create-collection', 'delete-collection', 'delete-document'],
-  search: ['bm25'],
+  search: ['bm25', 'knn'],
   rerank: ['rerank'],
   pack: ['pack'],
   eval: ['run-evaluation', 'compare-evaluations'],

@@ -11,7 +11,17 @@ export interface ProcessorContext {
   dataDir: string;
   /** Reports progress in [0, 1]; cheap to call often. */
   progress(fraction: number): void;
+  /**
+   * The process's embedding server (EMBEDDINGS_URL), when one is configured: one L2-normalised
+   * vector per text. Ingest embeds the chunks of collections with vectors through it.
+   */
+  embed?: EmbedFunction;
 }
+
+export type EmbedFunction = (
+  texts: readonly string[],
+  options: { purpose: 'document' | 'query'; signal?: AbortSignal; deadline?: number },
+) => Promise<{ model: string; vectors: number[][] }>;
 
 /** A plain function registered once for one (queue, name); the same code runs in every mode. */
 export interface Processor<Q extends QueueName = QueueName, N extends JobName<Q> = JobName<Q>> {

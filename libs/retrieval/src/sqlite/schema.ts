@@ -46,7 +46,21 @@ export const RETRIEVAL_MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    // Which backend holds a collection's chunks; embedding_model/embedding_dim (v1) say whether
+    // it has vectors, kept in vec_<id> (sqlite-vec) for the sqlite backend.
+    version: 2,
+    sql: `ALTER TABLE collections ADD COLUMN backend TEXT NOT NULL DEFAULT 'sqlite';`,
+  },
 ];
+
+/** Vector tables (sqlite-vec) are named like the FTS ones: after the internal id. */
+export function vecTable(collectionId: number): string {
+  if (!Number.isSafeInteger(collectionId) || collectionId <= 0) {
+    throw new RangeError(`bad collection id ${collectionId}`);
+  }
+  return `vec_${collectionId}`;
+}
 
 /** FTS tables are named after the collection's internal id, never after user input. */
 export function ftsTable(collectionId: number): string {

@@ -4,6 +4,7 @@ import {
   KeelError,
   type ChunkingSettings,
   type CorpusStats,
+  type EmbeddingSpec,
   type IngestDocument,
   type IngestDocumentStatus,
   type Metadata,
@@ -11,7 +12,7 @@ import {
 } from '@keel/contracts/jobs';
 import { migrate, openDatabase, storePath, transaction } from '@keel/platform/sqlite';
 import { analyze, queryTerms } from '@keel/text';
-import { RETRIEVAL_MIGRATIONS, ftsTable, ftsVocabTable } from './schema.js';
+import { RETRIEVAL_MIGRATIONS, ftsTable, ftsVocabTable, vecTable } from './schema.js';
 
 /**
  * Weight of the title column against the body in FTS5's bm25() (k1 = 1.2, b = 0.75 are fixed
@@ -27,6 +28,8 @@ export interface CollectionRow {
   chunkSize: number;
   chunkOverlap: number;
   encoding: ChunkingSettings['encoding'];
+  /** Set when the collection has vectors (dense and hybrid retrieval). */
+  embedding?: EmbeddingSpec;
   documentCount: number;
   chunkCount: number;
   termCount: number;
@@ -40,6 +43,8 @@ export interface PreparedChunk {
   start: number;
   end: number;
   tokens: number;
+  /** The chunk's embedding, for a collection with vectors (L2-normalised). */
+  vector?: readonly number[];
 }
 
 /** A document after chunking, ready to be written. */
@@ -70,6 +75,8 @@ interface RawCollection {
   chunk_size: number;
   chunk_overlap: number;
   encoding: ChunkingSettings['encoding'];
+  embedding_model: string | null;
+  embedding_dim: number | null;
   document_count: number;
   chunk_count: number;
   term_count: number;
@@ -84,6 +91,9 @@ function toCollection(r: RawCollection): CollectionRow {
     chunkSize: r.chunk_size,
     chunkOverlap: r.chunk_overlap,
     encoding: r.encoding,
+    ...(r.embedding_model !== null && r.embedding_dim !== null
+      ? { embedding: { model: r.embedding_model, dimensions: r.embedding_dim } }
+      : {}),
     documentCount: r.document_count,
     chunkCount: r.chunk_count,
     termCount: r.term_count,
@@ -110,6 +120,16 @@ function ftsQuery(terms: string[]): string {
 
 function bindable(value: Metadata[string]): SQLInputValue {
   return typeof value === 'boolean' ? (value ? 1 : 0) : value;
+}
+
+/** A vector as sqlite-vec reads it: little-endian float32. */
+function vectorBlob(vector: readonly number[]): Uint8Array {
+  return new Uint8Array(Float32Array.from(vector).buffer);
+}
+
+/** sqlite-vec's vec0 takes integer rowids only; node:sqlite binds plain numbers as REAL. */
+function rowid(id: number | bigint): bigint {
+  return BigInt(id);
 }
 
 /**
@@ -166,16 +186,45 @@ export class SqliteStore {
     ).map(toCollection);
   }
 
-  createCollection(name: string, settings: ChunkingSettings): CollectionRow {
+  createCollection(
+    name: string,
+    settings: ChunkingSettings,
+    embedding?: EmbeddingSpec,
+  ): CollectionRow {
+    if (
+      embedding &&
+      !(
+        Number.isSafeInteger(embedding.dimensions) &&
+        embedding.dimensions > 0 &&
+        embedding.dimensions <= 8_192
+      )
+    ) {
+      throw new KeelError('VALIDATION_FAILED', `bad embedding dimensions ${embedding.dimensions}`);
+    }
     return transaction(this.db, () => {
       if (this.getCollection(name)) {
         throw new KeelError('COLLECTION_EXISTS', `collection '${name}' already exists`);
       }
       const now = new Date().toISOString();
       const { lastInsertRowid } = this.stmt(
-        'INSERT INTO collections (name, chunk_size, chunk_overlap, encoding, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
-      ).run(name, settings.chunkSize, settings.chunkOverlap, settings.encoding, now, now);
+        'INSERT INTO collections (name, chunk_size, chunk_overlap, encoding, embedding_model, embedding_dim, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ).run(
+        name,
+        settings.chunkSize,
+        settings.chunkOverlap,
+        settings.encoding,
+        embedding?.model ?? null,
+        embedding?.dimensions ?? null,
+        now,
+        now,
+      );
       const id = Number(lastInsertRowid);
+      if (embedding) {
+        // Cosine distance, as the embeddings are normalised; exact (flat) search.
+        this.db.exec(
+          `CREATE VIRTUAL TABLE ${vecTable(id)} USING vec0(embedding float[${embedding.dimensions}] distance_metric=cosine)`,
+        );
+      }
       const fts = ftsTable(id);
       this.db.exec(
         `CREATE VIRTUAL TABLE ${fts} USING fts5(title, body, tokenize = 'unicode61 remove_diacritics 2', content = '', contentless_delete = 1)`,
@@ -191,6 +240,7 @@ export class SqliteStore {
       if (!c) return false;
       this.db.exec(`DROP TABLE IF EXISTS ${ftsVocabTable(c.id)}`);
       this.db.exec(`DROP TABLE IF EXISTS ${ftsTable(c.id)}`);
+      this.db.exec(`DROP TABLE IF EXISTS ${vecTable(c.id)}`);
       this.stmt('DELETE FROM chunks WHERE collection_id = ?').run(c.id);
       this.stmt('DELETE FROM documents WHERE collection_id = ?').run(c.id);
       this.stmt('DELETE FROM collections WHERE id = ?').run(c.id);
@@ -235,6 +285,12 @@ export class SqliteStore {
       let termDelta = 0;
       const insertFts = this.db.prepare(`INSERT INTO ${fts} (rowid, title, body) VALUES (?, ?, ?)`);
       const deleteFts = this.db.prepare(`DELETE FROM ${fts} WHERE rowid = ?`);
+      const dims = current.embedding?.dimensions;
+      const vec = dims === undefined ? undefined : vecTable(collection.id);
+      const insertVec = vec
+        ? this.db.prepare(`INSERT INTO ${vec} (rowid, embedding) VALUES (?, ?)`)
+        : undefined;
+      const deleteVec = vec ? this.db.prepare(`DELETE FROM ${vec} WHERE rowid = ?`) : undefined;
       for (const { doc, hash, chunks } of prepared) {
         const existing = this.stmt(
           'SELECT content_hash, chunk_count, term_count FROM documents WHERE collection_id = ? AND id = ?',
@@ -248,7 +304,10 @@ export class SqliteStore {
           const old = this.stmt(
             'SELECT id FROM chunks WHERE collection_id = ? AND document_id = ?',
           ).all(collection.id, doc.id) as Array<{ id: number }>;
-          for (const { id } of old) deleteFts.run(id);
+          for (const { id } of old) {
+            deleteFts.run(id);
+            deleteVec?.run(rowid(id));
+          }
           this.stmt('DELETE FROM chunks WHERE collection_id = ? AND document_id = ?').run(
             collection.id,
             doc.id,
@@ -300,6 +359,16 @@ export class SqliteStore {
             terms,
           );
           insertFts.run(lastInsertRowid, titleTerms, body);
+          if (insertVec) {
+            const vector = chunk.vector;
+            if (!vector || vector.length !== dims) {
+              throw new KeelError(
+                'JOB_FAILED',
+                `chunk ${chunk.index} of '${doc.id}' has ${vector ? `a ${vector.length}-dimensional vector` : 'no vector'}; collection '${collection.name}' needs ${dims}`,
+              );
+            }
+            insertVec.run(rowid(lastInsertRowid), vectorBlob(vector));
+          }
         }
         chunkDelta += chunks.length;
         termDelta += docTerms;
@@ -327,7 +396,14 @@ export class SqliteStore {
         'SELECT id FROM chunks WHERE collection_id = ? AND document_id = ?',
       ).all(collection.id, id) as Array<{ id: number }>;
       const deleteFts = this.db.prepare(`DELETE FROM ${fts} WHERE rowid = ?`);
-      for (const row of old) deleteFts.run(row.id);
+      const current = this.getCollectionById(collection.id);
+      const deleteVec = current?.embedding
+        ? this.db.prepare(`DELETE FROM ${vecTable(collection.id)} WHERE rowid = ?`)
+        : undefined;
+      for (const row of old) {
+        deleteFts.run(row.id);
+        deleteVec?.run(rowid(row.id));
+      }
       this.stmt('DELETE FROM chunks WHERE collection_id = ? AND document_id = ?').run(
         collection.id,
         id,
@@ -424,6 +500,67 @@ export class SqliteStore {
       }
       if (best.size >= options.topK || rows.length < limit) {
         return [...best.values()].slice(0, options.topK);
+      }
+      limit *= 2;
+    }
+  }
+
+  /**
+   * Dense retrieval: the chunks nearest to `vector` by cosine similarity (exact search; sqlite-vec
+   * scans the collection's vectors in C). With metadata filters, the scan joins the documents so
+   * the filter applies before the top k is cut, not after. Scores are cosine similarities.
+   */
+  knn(collectionId: number, vector: readonly number[], options: SearchOptions): SearchHit[] {
+    const c = this.getCollectionById(collectionId);
+    if (!c?.embedding) {
+      throw new KeelError(
+        'DENSE_UNAVAILABLE',
+        `collection '${c?.name ?? collectionId}' has no vectors (it was created without an embedding model)`,
+      );
+    }
+    if (vector.length !== c.embedding.dimensions) {
+      throw new KeelError(
+        'VALIDATION_FAILED',
+        `query vector has ${vector.length} dimensions; collection '${c.name}' has ${c.embedding.dimensions}`,
+      );
+    }
+    const vec = vecTable(collectionId);
+    const filters = Object.entries(options.filter ?? {});
+    const blob = vectorBlob(vector);
+    let statement: ReturnType<DatabaseSync['prepare']>;
+    let params: (limit: number) => SQLInputValue[];
+    if (filters.length === 0) {
+      statement = this.stmt(
+        `SELECT rowid AS id, distance FROM ${vec} WHERE embedding MATCH ? AND k = ? ORDER BY distance`,
+      );
+      // vec0's k is bounded (4096); a collection rarely needs more for one query.
+      params = (limit) => [blob, Math.min(limit, 4_096)];
+    } else {
+      const where = filters.map(() => 'json_extract(d.metadata, ?) = ?').join(' AND ');
+      const values: SQLInputValue[] = [];
+      for (const [key, value] of filters) values.push(`$."${key}"`, bindable(value));
+      statement = this.stmt(
+        `SELECT v.rowid AS id, vec_distance_cosine(v.embedding, ?) AS distance FROM ${vec} v
+         JOIN chunks ch ON ch.id = v.rowid
+         JOIN documents d ON d.collection_id = ch.collection_id AND d.id = ch.document_id
+         WHERE ${where} ORDER BY distance LIMIT ?`,
+      );
+      params = (limit) => [blob, ...values, limit];
+    }
+    const grouped = options.group === 'document';
+    let limit = grouped ? options.topK + 16 : options.topK;
+    for (;;) {
+      const rows = statement.all(...params(limit)) as Array<{ id: number; distance: number }>;
+      const scored = rows.map((r) => ({ id: Number(r.id), score: 1 - r.distance }));
+      if (!grouped) return this.hydrate(scored);
+      const documents = this.documentsOf(scored.map((r) => r.id));
+      const best = new Map<string, { id: number; score: number }>();
+      for (const r of scored) {
+        const doc = documents.get(r.id)!;
+        if (!best.has(doc)) best.set(doc, r);
+      }
+      if (best.size >= options.topK || rows.length < limit || limit >= 4_096) {
+        return this.hydrate([...best.values()].slice(0, options.topK));
       }
       limit *= 2;
     }
