@@ -24,6 +24,9 @@ export const DEFAULT_CHUNK_SIZE = 512;
 export const DEFAULT_CHUNK_OVERLAP = 64;
 export const DEFAULT_ENCODING: EncodingName = 'o200k_base';
 
+export const BACKENDS = ['sqlite', 'opensearch'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
 export const RETRIEVAL_MODES = ['bm25', 'dense', 'hybrid'] as const;
 export type RetrievalMode = (typeof RETRIEVAL_MODES)[number];
 

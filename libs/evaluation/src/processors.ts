@@ -1,11 +1,22 @@
 // Job processors of the evaluation lib. Nest-free: pool threads and worker processes load them.
 // An evaluation is itself a job, so it calls the search, rerank and pack processors directly in
 // its own thread instead of queueing hundreds of small jobs behind itself.
-import { defineProcessor, KeelError, type ProcessorContext } from '@keel/contracts/jobs';
+import {
+  defineProcessor,
+  KeelError,
+  type CollectionRef,
+  type ProcessorContext,
+} from '@keel/contracts/jobs';
 import { packProcessor } from '@keel/packing';
 import type { PipelineSteps } from '@keel/pipeline/core';
 import { rerankProcessor } from '@keel/reranking';
-import { bm25SearchProcessor } from '@keel/retrieval/processors';
+import {
+  bm25SearchProcessor,
+  knnSearchProcessor,
+  retrieve,
+  storeFor,
+  type RetrievalLegs,
+} from '@keel/retrieval/processors';
 import { compareRuns } from './compare.js';
 import { runEvaluation } from './runner.js';
 import { EvaluationStore } from './store.js';
@@ -21,11 +32,66 @@ function evaluationStoreFor(dataDir: string): EvaluationStore {
   return store;
 }
 
-function inThreadSteps(context: ProcessorContext): PipelineSteps {
+/** How long one query of an evaluation may take, as a request to /v1/query would. */
+const QUERY_DEADLINE_MS = 30_000;
+
+function inThreadSteps(context: ProcessorContext, ref: CollectionRef): PipelineSteps {
   // The steps report no progress of their own: the evaluation reports per query.
   const step: ProcessorContext = { ...context, progress: () => undefined };
+  const collection = storeFor(context).getCollection(ref.name);
+  if (!collection || collection.id !== ref.id) {
+    throw new KeelError('COLLECTION_NOT_FOUND', `collection '${ref.name}' does not exist`);
+  }
+  const embed = context.embed;
+  const embedding = collection.embedding;
+  const legs: RetrievalLegs = {
+    bm25: (r) =>
+      bm25SearchProcessor.handle(
+        {
+          version: 1,
+          collection: ref,
+          query: r.query,
+          topK: r.topK,
+          group: r.group,
+          ...(r.filter ? { filter: r.filter } : {}),
+          ...(r.withStats ? { withStats: true } : {}),
+        },
+        { ...step, signal: r.signal, deadline: r.deadline },
+      ),
+  };
+  if (embed && embedding) {
+    legs.dense = async (r) => {
+      const { model, vectors } = await embed([r.query], {
+        purpose: 'query',
+        signal: r.signal,
+        deadline: r.deadline,
+      });
+      if (model !== embedding.model) {
+        throw new KeelError(
+          'EMBEDDINGS_INVALID',
+          `the embedding server serves '${model}'; collection '${ref.name}' was embedded with '${embedding.model}'`,
+        );
+      }
+      return knnSearchProcessor.handle(
+        {
+          version: 1,
+          collection: ref,
+          vector: vectors[0],
+          topK: r.topK,
+          group: r.group,
+          ...(r.filter ? { filter: r.filter } : {}),
+        },
+        { ...step, signal: r.signal, deadline: r.deadline },
+      );
+    };
+  }
   return {
-    search: (payload) => bm25SearchProcessor.handle(payload, step),
+    retrieve: (spec) =>
+      retrieve(legs, {
+        ...spec,
+        deadline: Math.min(context.deadline ?? Infinity, Date.now() + QUERY_DEADLINE_MS),
+        signal: context.signal,
+      }),
     rerank: (payload) => rerankProcessor.handle(payload, step),
     pack: (payload) => packProcessor.handle(payload, step),
   };
@@ -44,7 +110,7 @@ export const runEvaluationProcessor = defineProcessor({
     if (!context.jobId) throw new KeelError('JOB_FAILED', 'an evaluation runs as a tracked job');
     const report = await runEvaluation(payload, {
       id: context.jobId,
-      steps: inThreadSteps(context),
+      steps: inThreadSteps(context, payload.collection),
       signal: context.signal,
       progress: (fraction) => context.progress(0.99 * fraction),
     });

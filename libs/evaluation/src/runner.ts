@@ -97,7 +97,7 @@ export async function runEvaluation(
     const text = 'text' in question ? question.text : question.question;
     const keep = dataset.kind === 'retrieval' ? config.topK : config.contextTopK;
     const { ranked, hits } = await rankPassages(context.steps, {
-      collection: payload.collection,
+      mode: config.mode,
       query: text,
       topK: config.topK,
       group: 'document',

@@ -1,9 +1,8 @@
-// The query path as plain functions over three steps (search, rerank, pack). The API runs each
-// step as a job; an evaluation, already inside a pool thread or worker, calls the processors
-// directly. Both go through this code, so an evaluation measures exactly what /v1/query serves.
-// Nest-free: worker threads load it.
+// The query path as plain functions over three steps (retrieve, rerank, pack). The API runs the
+// CPU-heavy ones as jobs; an evaluation, already inside a pool thread or worker, calls the
+// processors directly. Both go through this code, so an evaluation measures exactly what
+// /v1/query serves. Nest-free: worker threads load it.
 import type {
-  CollectionRef,
   EncodingName,
   Metadata,
   PackPayload,
@@ -11,12 +10,17 @@ import type {
   RerankPayload,
   RerankResult,
   SearchHit,
-  SearchPayload,
-  SearchResult,
 } from '@keel/contracts/jobs';
+import type {
+  FusionSettings,
+  Retrieval,
+  RetrievalMode,
+  RetrieveSpec,
+} from '@keel/retrieval/processors';
 
 export interface PipelineSteps {
-  search(payload: SearchPayload): Promise<SearchResult>;
+  /** Retrieval for one collection under the caller's deadline and signal (the steps add them). */
+  retrieve(spec: Omit<RetrieveSpec, 'deadline' | 'signal'>): Promise<Retrieval>;
   rerank(payload: RerankPayload): Promise<RerankResult>;
   pack(payload: PackPayload): Promise<PackResult>;
 }
@@ -30,10 +34,11 @@ export const QUERY_DEFAULTS = {
 } as const;
 
 export interface RankSpec {
-  collection: CollectionRef;
   query: string;
   /** Candidates of the first stage. */
   topK: number;
+  mode: RetrievalMode;
+  fusion?: FusionSettings;
   group: 'chunk' | 'document';
   filter?: Metadata;
   /** Rerank method, or 'none' to keep the first-stage order. */
@@ -54,18 +59,20 @@ export interface Ranking {
   /** The first stage's hits, by id (the reranker returns ids). */
   hits: ReadonlyMap<string, SearchHit>;
   timings: { retrieve: number; rerank: number };
+  /** What retrieval said about its legs. */
+  retrieval: Pick<Retrieval, 'legs' | 'degraded' | 'failedLegs'>;
 }
 
 /** Retrieve, then rerank (unless `rerank` is 'none'): the ranked passages, best first. */
 export async function rankPassages(steps: PipelineSteps, spec: RankSpec): Promise<Ranking> {
   const started = performance.now();
-  const retrieved = await steps.search({
-    version: 1,
-    collection: spec.collection,
+  const retrieved = await steps.retrieve({
     query: spec.query,
     topK: spec.topK,
+    mode: spec.mode,
     group: spec.group,
     ...(spec.filter ? { filter: spec.filter } : {}),
+    ...(spec.fusion ? { fusion: spec.fusion } : {}),
     withStats: spec.rerank !== 'none',
   });
   const afterRetrieve = performance.now();
@@ -97,6 +104,11 @@ export async function rankPassages(steps: PipelineSteps, spec: RankSpec): Promis
     timings: {
       retrieve: afterRetrieve - started,
       rerank: performance.now() - afterRetrieve,
+    },
+    retrieval: {
+      legs: retrieved.legs,
+      degraded: retrieved.degraded,
+      failedLegs: retrieved.failedLegs,
     },
   };
 }

@@ -2,13 +2,18 @@ import { Injectable } from '@nestjs/common';
 import type { QueryRequestDto, QueryResponseDto } from '@keel/contracts';
 import { JobRunner } from '@keel/jobs';
 import type { RequestContext } from '@keel/platform';
-import { CollectionsService, RetrievalService, round } from '@keel/retrieval';
+import { CollectionsService, RetrievalService, round, type CollectionRow } from '@keel/retrieval';
 import { packAnswer, QUERY_DEFAULTS, rankPassages, type PipelineSteps } from './core.js';
 
-/** The three steps as jobs on the JobRunner, under one request's deadline and signal. */
-export function jobSteps(jobs: JobRunner, ctx: RequestContext): PipelineSteps {
+/** The steps over one collection as jobs and calls, under one request's deadline and signal. */
+export function jobSteps(
+  jobs: JobRunner,
+  retrieval: RetrievalService,
+  collection: CollectionRow,
+  ctx: RequestContext,
+): PipelineSteps {
   return {
-    search: (payload) => jobs.run('search', 'bm25', payload, ctx),
+    retrieve: (spec) => retrieval.run(collection, spec, ctx),
     rerank: (payload) => jobs.run('rerank', 'rerank', payload, ctx),
     pack: (payload) => jobs.run('pack', 'pack', payload, ctx),
   };
@@ -30,11 +35,11 @@ export class AnswerQuery {
   async execute(dto: QueryRequestDto, ctx: RequestContext): Promise<QueryResponseDto> {
     const started = performance.now();
     const mode = dto.mode ?? 'bm25';
-    this.retrieval.requireMode(mode);
     const collection = this.collections.require(dto.collection);
-    const steps = jobSteps(this.jobs, ctx);
-    const { ranked, hits, timings } = await rankPassages(steps, {
-      collection: { id: collection.id, name: collection.name },
+    this.retrieval.checkMode(collection, mode);
+    const steps = jobSteps(this.jobs, this.retrieval, collection, ctx);
+    const { ranked, hits, timings, retrieval } = await rankPassages(steps, {
+      mode,
       query: dto.query,
       topK: dto.topK ?? QUERY_DEFAULTS.topK,
       group: dto.groupByDocument === false ? 'chunk' : 'document',
@@ -70,6 +75,8 @@ export class AnswerQuery {
         };
       }),
       usage: { promptTokens: packed.tokens, completionTokens: 0 },
+      degraded: retrieval.degraded,
+      failedLegs: retrieval.failedLegs,
       timings: {
         retrieve: round(timings.retrieve),
         rerank: round(timings.rerank),

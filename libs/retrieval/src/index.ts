@@ -4,3 +4,5 @@ export { DocumentsService } from './documents.service.js';
 export { RetrievalService, DEFAULT_TOP_K, round } from './retrieval.service.js';
 export type { RetrievalOutcome } from './retrieval.service.js';
 export { StoreHealthIndicator } from './store.health.js';
+export type { CollectionRow } from './sqlite/sqlite-store.js';
+export { QUERY_EMBEDDER } from './retrieval.tokens.js';

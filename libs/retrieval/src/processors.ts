@@ -210,3 +210,17 @@ export const RETRIEVAL_PROCESSORS = [
 export { SqliteStore, documentHash, BM25_TITLE_WEIGHT } from './sqlite/sqlite-store.js';
 export type { CollectionRow, PreparedDocument, StoredDocument } from './sqlite/sqlite-store.js';
 export { chunkText } from './chunking/index.js';
+export { retrieve, legDepth, LEG_DEADLINE_SHARE } from './retriever.js';
+export type {
+  FusionSettings,
+  LegName,
+  LegReport,
+  LegRequest,
+  Retrieval,
+  RetrievalLegs,
+  RetrievalMode,
+  RetrieveSpec,
+  RetrievedHit,
+} from './retriever.js';
+export { fuse, DEFAULT_RRF_K, FUSION_METHODS } from './fusion.js';
+export type { FusionMethod } from './fusion.js';

@@ -1,7 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import {
   KeelError,
   type CorpusStats,
+  type EmbedFunction,
   type RetrieveRequestDto,
   type RetrieveResponseDto,
   type SearchHit,
@@ -9,6 +10,15 @@ import {
 import { JobRunner } from '@keel/jobs';
 import type { RequestContext } from '@keel/platform';
 import { CollectionsService } from './collections.service.js';
+import {
+  retrieve,
+  type Retrieval,
+  type RetrievalLegs,
+  type RetrievalMode,
+  type RetrieveSpec,
+} from './retriever.js';
+import { QUERY_EMBEDDER } from './retrieval.tokens.js';
+import type { CollectionRow } from './sqlite/sqlite-store.js';
 
 export interface RetrievalOutcome {
   response: RetrieveResponseDto;
@@ -19,22 +29,100 @@ export interface RetrievalOutcome {
 
 export const DEFAULT_TOP_K = 10;
 
+/**
+ * Retrieval over one collection: the legs its mode needs (BM25 as a search job, dense as a query
+ * embedding and a knn job), run and fused by `retrieve`. The API thread only waits.
+ */
 @Injectable()
 export class RetrievalService {
   constructor(
     private readonly collections: CollectionsService,
     private readonly jobs: JobRunner,
+    @Optional() @Inject(QUERY_EMBEDDER) private readonly embed?: EmbedFunction,
   ) {}
 
-  /** 400 DENSE_UNAVAILABLE for a mode this deployment cannot serve. */
-  requireMode(mode: string): asserts mode is 'bm25' {
-    if (mode !== 'bm25') {
-      // Dense and hybrid need an embedding endpoint, which this build does not talk to yet.
+  /** 400 DENSE_UNAVAILABLE for a mode this collection or deployment cannot serve. */
+  checkMode(collection: CollectionRow, mode: RetrievalMode): void {
+    if (mode === 'bm25') return;
+    if (!this.embed) {
       throw new KeelError(
         'DENSE_UNAVAILABLE',
-        `mode '${mode}' needs an embedding server; this deployment has none configured, use mode 'bm25'`,
+        `mode '${mode}' needs an embedding server; this deployment has none (EMBEDDINGS_URL), use mode 'bm25'`,
       );
     }
+    if (!collection.embedding) {
+      throw new KeelError(
+        'DENSE_UNAVAILABLE',
+        `collection '${collection.name}' has no vectors (created without an embedding model); use mode 'bm25'`,
+      );
+    }
+  }
+
+  /** The legs of one collection, as jobs and calls under the request's context. */
+  legsFor(collection: CollectionRow, ctx: RequestContext): RetrievalLegs {
+    const ref = { id: collection.id, name: collection.name };
+    const embed = this.embed;
+    const embedding = collection.embedding;
+    const legs: RetrievalLegs = {
+      bm25: (r) =>
+        this.jobs.run(
+          'search',
+          'bm25',
+          {
+            version: 1,
+            collection: ref,
+            query: r.query,
+            topK: r.topK,
+            group: r.group,
+            ...(r.filter ? { filter: r.filter } : {}),
+            ...(r.withStats ? { withStats: true } : {}),
+          },
+          { deadline: r.deadline, signal: r.signal, requestId: ctx.requestId },
+        ),
+    };
+    if (embed && embedding) {
+      legs.dense = async (r) => {
+        const { model, vectors } = await embed([r.query], {
+          purpose: 'query',
+          signal: r.signal,
+          deadline: r.deadline,
+        });
+        if (model !== embedding.model) {
+          throw new KeelError(
+            'EMBEDDINGS_INVALID',
+            `the embedding server serves '${model}'; collection '${collection.name}' was embedded with '${embedding.model}'`,
+          );
+        }
+        return this.jobs.run(
+          'search',
+          'knn',
+          {
+            version: 1,
+            collection: ref,
+            vector: vectors[0],
+            topK: r.topK,
+            group: r.group,
+            ...(r.filter ? { filter: r.filter } : {}),
+          },
+          { deadline: r.deadline, signal: r.signal, requestId: ctx.requestId },
+        );
+      };
+    }
+    return legs;
+  }
+
+  /** Retrieval for the pipeline: the context's deadline and signal apply. */
+  run(
+    collection: CollectionRow,
+    spec: Omit<RetrieveSpec, 'deadline' | 'signal'>,
+    ctx: RequestContext,
+  ): Promise<Retrieval> {
+    this.checkMode(collection, spec.mode);
+    return retrieve(this.legsFor(collection, ctx), {
+      ...spec,
+      deadline: ctx.deadline,
+      signal: ctx.signal,
+    });
   }
 
   async retrieve(
@@ -42,27 +130,36 @@ export class RetrievalService {
     ctx: RequestContext,
   ): Promise<RetrievalOutcome> {
     const mode = request.mode ?? 'bm25';
-    this.requireMode(mode);
     const collection = this.collections.require(request.collection);
     const started = performance.now();
-    const result = await this.jobs.run(
-      'search',
-      'bm25',
+    const fusion = request.fusion;
+    const result = await this.run(
+      collection,
       {
-        version: 1,
-        collection: { id: collection.id, name: collection.name },
         query: request.query,
         topK: request.topK ?? DEFAULT_TOP_K,
+        mode,
         group: request.group ?? 'chunk',
         ...(request.filter ? { filter: request.filter } : {}),
+        ...(fusion
+          ? {
+              fusion: {
+                method: fusion.method ?? 'rrf',
+                ...(fusion.k !== undefined ? { k: fusion.k } : {}),
+                ...(fusion.weights ? { weights: { ...fusion.weights } } : {}),
+              },
+            }
+          : {}),
         ...(request.withStats ? { withStats: true } : {}),
       },
       ctx,
     );
-    const bm25 = performance.now() - started;
+    const total = performance.now() - started;
+    const timings: Record<string, number> = { total: round(total) };
+    for (const [leg, report] of Object.entries(result.legs)) timings[leg] = report.ms;
     return {
       hits: result.hits,
-      stats: result.stats,
+      ...(result.stats ? { stats: result.stats } : {}),
       response: {
         hits: result.hits.map((h) => ({
           id: h.id,
@@ -72,12 +169,13 @@ export class RetrievalService {
           text: h.text,
           metadata: h.metadata,
           score: h.score,
-          legs: { bm25: { rank: h.rank, score: h.score } },
+          legs: h.legs,
         })),
         mode,
-        degraded: false,
-        failedLegs: [],
-        timings: { bm25: round(bm25) },
+        degraded: result.degraded,
+        failedLegs: result.failedLegs,
+        legs: result.legs,
+        timings,
       },
     };
   }

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import {
   CHUNK_SIZE_MAX,
   CHUNK_SIZE_MIN,
@@ -7,7 +7,9 @@ import {
   DEFAULT_CHUNK_OVERLAP,
   DEFAULT_CHUNK_SIZE,
   DEFAULT_ENCODING,
+  BACKENDS,
   ENCODINGS,
+  type BackendName,
   type EncodingName,
 } from '../limits.js';
 
@@ -46,14 +48,45 @@ export class CreateCollectionDto {
   @IsOptional()
   @IsIn(ENCODINGS)
   encoding?: EncodingName;
+
+  @ApiPropertyOptional({
+    enum: BACKENDS,
+    description:
+      'Where the chunks live; default opensearch when OPENSEARCH_URL is set, else sqlite.',
+  })
+  @IsOptional()
+  @IsIn(BACKENDS)
+  backend?: BackendName;
+
+  @ApiPropertyOptional({
+    description:
+      'Embed chunks for dense and hybrid retrieval with the configured embedding server. Default: true when EMBEDDINGS_URL is set.',
+  })
+  @IsOptional()
+  @IsBoolean()
+  vectors?: boolean;
+}
+
+export class EmbeddingSpecDto {
+  @ApiProperty()
+  model!: string;
+
+  @ApiProperty()
+  dimensions!: number;
 }
 
 export class CollectionDto {
   @ApiProperty({ example: 'scifact' })
   name!: string;
 
-  @ApiProperty({ enum: ['sqlite'] })
-  backend!: 'sqlite';
+  @ApiProperty({ enum: BACKENDS })
+  backend!: BackendName;
+
+  @ApiPropertyOptional({
+    type: EmbeddingSpecDto,
+    description: 'Set when the collection has vectors.',
+  })
+  embedding?: EmbeddingSpecDto;
 
   @ApiProperty()
   chunkSize!: number;

@@ -152,6 +152,14 @@ export class QueryResponseDto {
   usage!: UsageDto;
 
   @ApiProperty({
+    description: 'True when a retrieval leg failed and the answer comes from the others.',
+  })
+  degraded!: boolean;
+
+  @ApiProperty({ type: [String] })
+  failedLegs!: string[];
+
+  @ApiProperty({
     type: 'object',
     additionalProperties: { type: 'number' },
     description: 'Milliseconds per stage: retrieve, rerank, pack, total.',

@@ -1,5 +1,17 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { Type } from 'class-transformer';
+import {
+  IsIn,
+  IsInt,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
 import {
   COLLECTION_NAME_PATTERN,
   QUERY_MAX_CHARS,
@@ -9,6 +21,50 @@ import {
   type RetrievalMode,
 } from '../limits.js';
 import { IsFlatMetadata, IsNotBlank } from '../validation.js';
+
+export const FUSION_METHODS = ['rrf', 'convex'] as const;
+export type FusionMethodName = (typeof FUSION_METHODS)[number];
+
+export class LegWeightsDto {
+  @ApiPropertyOptional({ minimum: 0, maximum: 100, default: 1 })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(100)
+  bm25?: number;
+
+  @ApiPropertyOptional({ minimum: 0, maximum: 100, default: 1 })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(100)
+  dense?: number;
+}
+
+/** How hybrid retrieval fuses its legs. */
+export class FusionDto {
+  @ApiPropertyOptional({
+    enum: FUSION_METHODS,
+    default: 'rrf',
+    description: 'rrf: reciprocal rank fusion; convex: weighted sum of min-max normalised scores.',
+  })
+  @IsOptional()
+  @IsIn(FUSION_METHODS)
+  method?: FusionMethodName;
+
+  @ApiPropertyOptional({ minimum: 0, maximum: 1000, default: 60, description: "RRF's k." })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(1_000)
+  k?: number;
+
+  @ApiPropertyOptional({ type: LegWeightsDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => LegWeightsDto)
+  weights?: LegWeightsDto;
+}
 
 export class RetrieveRequestDto {
   @ApiProperty({ pattern: COLLECTION_NAME_PATTERN.source, example: 'sample' })
@@ -54,6 +110,12 @@ export class RetrieveRequestDto {
   @IsOptional()
   @IsIn(['chunk', 'document'])
   group?: 'chunk' | 'document';
+
+  @ApiPropertyOptional({ type: FusionDto, description: 'Hybrid mode only.' })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => FusionDto)
+  fusion?: FusionDto;
 }
 
 export class LegScoreDto {
@@ -67,6 +129,34 @@ export class LegScoreDto {
 export class HitLegsDto {
   @ApiPropertyOptional({ type: LegScoreDto })
   bm25?: LegScoreDto;
+
+  @ApiPropertyOptional({ type: LegScoreDto, description: 'score: cosine similarity' })
+  dense?: LegScoreDto;
+}
+
+export class LegReportDto {
+  @ApiProperty({ enum: ['ok', 'failed', 'timeout'] })
+  status!: 'ok' | 'failed' | 'timeout';
+
+  @ApiProperty({ description: 'Milliseconds the leg took.' })
+  ms!: number;
+
+  @ApiProperty({ description: 'Hits the leg returned.' })
+  hits!: number;
+
+  @ApiProperty({ description: 'Of the returned hits, how many this leg ranked.' })
+  contributed!: number;
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true })
+  error?: { code: string; message: string };
+}
+
+export class RetrievalLegsDto {
+  @ApiPropertyOptional({ type: LegReportDto })
+  bm25?: LegReportDto;
+
+  @ApiPropertyOptional({ type: LegReportDto })
+  dense?: LegReportDto;
 }
 
 export class RetrieveHitDto {
@@ -107,6 +197,12 @@ export class RetrieveResponseDto {
 
   @ApiProperty({ type: [String] })
   failedLegs!: string[];
+
+  @ApiProperty({
+    type: RetrievalLegsDto,
+    description: 'Status, time and contribution of each leg.',
+  })
+  legs!: RetrievalLegsDto;
 
   @ApiProperty({
     type: 'object',

@@ -48,7 +48,7 @@ export class RunEvaluation {
     const collection = this.collections.require(dto.collection);
     const dataset = this.dataset(dto.dataset);
     const config = this.configOf(dto, dataset.kind === 'retrieval' || dataset.kind === 'beir-dir');
-    this.retrieval.requireMode(config.mode);
+    this.retrieval.checkMode(collection, config.mode);
     const rerank = config.rerank === 'none' ? 'bm25' : `bm25 + ${config.rerank} rerank`;
     const record = await this.jobs.enqueue(
       'eval',
