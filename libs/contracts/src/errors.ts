@@ -27,9 +27,14 @@ export const ERROR_STATUS = {
   CANCELLED: 499,
   INTERNAL: 500,
   JOB_FAILED: 500,
+  /** The embedding server refused the request (a 4xx other than 429: bad input, bad key). */
+  EMBEDDINGS_REJECTED: 502,
+  /** The embedding server answered something unusable: bad shape, wrong dimensions, NaN. */
   EMBEDDINGS_INVALID: 502,
   UNAVAILABLE: 503,
+  /** The embedding server is down, overloaded past its retries, or too slow to answer. */
   EMBEDDINGS_UNAVAILABLE: 503,
+  /** Every retrieval leg (BM25, dense) failed, or the search backend is unreachable. */
   BACKEND_UNAVAILABLE: 503,
   DEADLINE_EXCEEDED: 504,
 } as const;

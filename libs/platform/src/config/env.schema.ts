@@ -7,6 +7,7 @@ import {
   IsUrl,
   Matches,
   Max,
+  MaxLength,
   Min,
   MinLength,
   ValidateIf,
@@ -138,10 +139,73 @@ export class EnvSchema {
   @IsIn(EMBEDDINGS_PROTOCOLS)
   EMBEDDINGS_PROTOCOL: (typeof EMBEDDINGS_PROTOCOLS)[number] = 'openai';
 
+  /** Required by the openai and kserve protocols (body and path name it); TEI ignores it. */
+  @Transform(emptyToUndefined)
+  @ValidateIf(
+    (env: EnvSchema) =>
+      env.EMBEDDINGS_MODEL !== undefined ||
+      (env.EMBEDDINGS_URL !== undefined && env.EMBEDDINGS_PROTOCOL !== 'tei'),
+  )
+  @IsString({ message: 'EMBEDDINGS_MODEL is required with the openai and kserve protocols' })
+  @MinLength(1)
+  EMBEDDINGS_MODEL?: string;
+
+  /** Length of the model's vectors; unset → taken from the first answer, then held to it. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(65_536)
+  EMBEDDINGS_DIMENSIONS?: number;
+
+  /** Texts per request to the embedding server (OpenAI takes at most 2048). */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(2_048)
+  EMBEDDINGS_BATCH_SIZE = 32;
+
+  /** Requests of one embedding call in flight at once. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(64)
+  EMBEDDINGS_CONCURRENCY = 2;
+
+  /** Deadline of one HTTP attempt to the embedding server (the caller's deadline may cut it). */
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(600_000)
+  EMBEDDINGS_TIMEOUT_MS = 10_000;
+
+  /** Retries of a request on 429, 503, connection errors and timeouts. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(10)
+  EMBEDDINGS_MAX_RETRIES = 3;
+
+  /** Sent as a bearer token; redacted in logs and never in an error message. */
   @Transform(emptyToUndefined)
   @IsOptional()
   @IsString()
-  EMBEDDINGS_MODEL?: string;
+  EMBEDDINGS_API_KEY?: string;
+
+  /** Instruction prepended to queries before embedding (E5's `query: `); default none. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  @MaxLength(256)
+  EMBEDDINGS_QUERY_PREFIX?: string;
+
+  /** Instruction prepended to documents before embedding (E5's `passage: `); default none. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  @MaxLength(256)
+  EMBEDDINGS_DOCUMENT_PREFIX?: string;
 
   @Transform(emptyToUndefined)
   @IsOptional()

@@ -23,7 +23,20 @@ export interface KeelConfig {
   };
   worker: { concurrency?: number; port: number };
   opensearchUrl?: string;
-  embeddings?: { url: string; protocol: EnvSchema['EMBEDDINGS_PROTOCOL']; model?: string };
+  /** The embedding server; the shape of `@keel/inference`'s EmbeddingClientConfig. */
+  embeddings?: {
+    url: string;
+    protocol: EnvSchema['EMBEDDINGS_PROTOCOL'];
+    model?: string;
+    dimensions?: number;
+    batchSize: number;
+    maxConcurrency: number;
+    timeoutMs: number;
+    maxRetries: number;
+    apiKey?: string;
+    queryPrefix?: string;
+    documentPrefix?: string;
+  };
   rerank?: { url: string; protocol: EnvSchema['RERANK_PROTOCOL'] };
   llm?: { url: string; model?: string; apiKey?: string };
   pool: { threads?: number; maxQueue: number };
@@ -79,6 +92,14 @@ export function loadConfig(env: Record<string, string | undefined>): KeelConfig 
           url: parsed.EMBEDDINGS_URL,
           protocol: parsed.EMBEDDINGS_PROTOCOL,
           model: parsed.EMBEDDINGS_MODEL,
+          dimensions: parsed.EMBEDDINGS_DIMENSIONS,
+          batchSize: parsed.EMBEDDINGS_BATCH_SIZE,
+          maxConcurrency: parsed.EMBEDDINGS_CONCURRENCY,
+          timeoutMs: parsed.EMBEDDINGS_TIMEOUT_MS,
+          maxRetries: parsed.EMBEDDINGS_MAX_RETRIES,
+          apiKey: parsed.EMBEDDINGS_API_KEY,
+          queryPrefix: parsed.EMBEDDINGS_QUERY_PREFIX,
+          documentPrefix: parsed.EMBEDDINGS_DOCUMENT_PREFIX,
         }
       : undefined,
     rerank: parsed.RERANK_URL

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import type { KeelConfig } from '../config/keel-config.js';
+import { LOG_REDACTION } from './redaction.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -26,15 +27,7 @@ export class LoggingModule {
             level: config.logLevel,
             genReqId: requestIdOf,
             customProps: (req) => ({ requestId: req.id }),
-            redact: {
-              paths: [
-                'req.headers.authorization',
-                'req.headers.cookie',
-                'req.headers["x-api-key"]',
-                'res.headers["set-cookie"]',
-              ],
-              censor: '[redacted]',
-            },
+            redact: LOG_REDACTION,
             autoLogging: {
               ignore: (req) =>
                 req.url === '/health/live' || req.url === '/health/ready' || req.url === '/metrics',

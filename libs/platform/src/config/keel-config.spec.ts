@@ -1,0 +1,98 @@
+// class-transformer's @Type needs the metadata polyfill that apps/cli/src/main.ts loads.
+import 'reflect-metadata';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './keel-config.js';
+
+const SERVER = { EMBEDDINGS_URL: 'http://embedder:8080', EMBEDDINGS_MODEL: 'bge-small' };
+
+describe('the embeddings configuration', () => {
+  it('is absent without EMBEDDINGS_URL', () => {
+    expect(loadConfig({}).embeddings).toBeUndefined();
+  });
+
+  it('has bounded defaults for everything but the server', () => {
+    expect(loadConfig(SERVER).embeddings).toEqual({
+      url: 'http://embedder:8080',
+      protocol: 'openai',
+      model: 'bge-small',
+      dimensions: undefined,
+      batchSize: 32,
+      maxConcurrency: 2,
+      timeoutMs: 10_000,
+      maxRetries: 3,
+      apiKey: undefined,
+      queryPrefix: undefined,
+      documentPrefix: undefined,
+    });
+  });
+
+  it('reads every variable', () => {
+    const embeddings = loadConfig({
+      ...SERVER,
+      EMBEDDINGS_PROTOCOL: 'kserve',
+      EMBEDDINGS_DIMENSIONS: '384',
+      EMBEDDINGS_BATCH_SIZE: '64',
+      EMBEDDINGS_CONCURRENCY: '4',
+      EMBEDDINGS_TIMEOUT_MS: '2500',
+      EMBEDDINGS_MAX_RETRIES: '0',
+      EMBEDDINGS_API_KEY: 'sk-abc',
+      EMBEDDINGS_QUERY_PREFIX: 'query: ',
+      EMBEDDINGS_DOCUMENT_PREFIX: 'passage: ',
+    }).embeddings;
+    expect(embeddings).toMatchObject({
+      protocol: 'kserve',
+      dimensions: 384,
+      batchSize: 64,
+      maxConcurrency: 4,
+      timeoutMs: 2_500,
+      maxRetries: 0,
+      apiKey: 'sk-abc',
+      queryPrefix: 'query: ',
+      documentPrefix: 'passage: ',
+    });
+  });
+
+  it('lets TEI go without a model, not the others', () => {
+    expect(
+      loadConfig({ EMBEDDINGS_URL: 'http://tei', EMBEDDINGS_PROTOCOL: 'tei' }).embeddings?.model,
+    ).toBeUndefined();
+    expect(() => loadConfig({ EMBEDDINGS_URL: 'http://vllm:8000' })).toThrow(
+      /EMBEDDINGS_MODEL is required/,
+    );
+    expect(() =>
+      loadConfig({
+        EMBEDDINGS_URL: 'http://ks',
+        EMBEDDINGS_PROTOCOL: 'kserve',
+        EMBEDDINGS_MODEL: '',
+      }),
+    ).toThrow(/EMBEDDINGS_MODEL is required/);
+  });
+
+  it.each([
+    ['EMBEDDINGS_DIMENSIONS', '0'],
+    ['EMBEDDINGS_DIMENSIONS', '1.5'],
+    ['EMBEDDINGS_BATCH_SIZE', '0'],
+    ['EMBEDDINGS_BATCH_SIZE', '5000'],
+    ['EMBEDDINGS_CONCURRENCY', '0'],
+    ['EMBEDDINGS_TIMEOUT_MS', '10'],
+    ['EMBEDDINGS_TIMEOUT_MS', '999999999'],
+    ['EMBEDDINGS_MAX_RETRIES', '-1'],
+    ['EMBEDDINGS_MAX_RETRIES', '11'],
+    ['EMBEDDINGS_PROTOCOL', 'grpc'],
+    ['EMBEDDINGS_QUERY_PREFIX', 'x'.repeat(257)],
+  ])('refuses %s=%s', (name, value) => {
+    expect(() => loadConfig({ ...SERVER, [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...SERVER, [name]: value })).toThrow(name);
+  });
+
+  it('never quotes the API key when it refuses a configuration', () => {
+    let message = '';
+    try {
+      loadConfig({ ...SERVER, EMBEDDINGS_API_KEY: 'sk-live-999', EMBEDDINGS_BATCH_SIZE: '0' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/EMBEDDINGS_BATCH_SIZE/);
+    expect(message).not.toContain('sk-live-999');
+  });
+});
