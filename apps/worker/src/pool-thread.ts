@@ -1,11 +1,22 @@
 // The module each embedded pool thread loads (piscina calls its default export per task).
 import { workerData } from 'node:worker_threads';
+import { createEmbeddingClient, toEmbedFunction } from '@keel/inference';
 import { createThreadHandler, lowerThreadPriority } from '@keel/jobs/thread';
+import type { KeelConfig } from '@keel/platform';
 import { PROCESSORS, prepare } from './processors.js';
 
-const { dataDir } = workerData as { dataDir: string };
+const { dataDir, embeddings } = workerData as {
+  dataDir: string;
+  embeddings?: KeelConfig['embeddings'];
+};
+// One client per thread: ingest embeds chunks inside its job, off the event loop of the process.
+const embed = embeddings ? toEmbedFunction(createEmbeddingClient(embeddings)) : undefined;
 
 // CPU-heavy jobs yield the core to the process's event loop (see lowerThreadPriority).
 lowerThreadPriority();
 
-export default createThreadHandler(PROCESSORS, { dataDir, prepare: () => prepare(dataDir) });
+export default createThreadHandler(PROCESSORS, {
+  dataDir,
+  prepare: () => prepare(dataDir),
+  ...(embed ? { embed } : {}),
+});

@@ -85,6 +85,7 @@ export async function startWorker(options: WorkerBootOptions): Promise<RunningWo
     // Every slot of every queue may wait for a thread: BullMQ already bounds what is taken.
     maxQueue: concurrency * options.queues.length,
     dataDir: config.dataDir,
+    ...(config.embeddings ? { embeddings: config.embeddings } : {}),
     registry,
   });
   const poolReady = pool.start();

@@ -8,3 +8,4 @@ export type {
   EmbeddingProtocol,
   EmbeddingPurpose,
 } from './types.js';
+export { toEmbedFunction, embeddingModelName } from './embed-function.js';

@@ -1,4 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { embeddingModelName, type EmbeddingClient } from '@keel/inference';
 import {
   DEFAULT_CHUNK_OVERLAP,
   DEFAULT_CHUNK_SIZE,
@@ -6,11 +7,12 @@ import {
   KeelError,
   type CollectionDto,
   type CreateCollectionDto,
+  type EmbeddingSpec,
 } from '@keel/contracts';
 import { JobRunner } from '@keel/jobs';
 import type { RequestContext } from '@keel/platform';
 import type { CollectionRow, SqliteStore } from './processors.js';
-import { STORE_READER } from './retrieval.tokens.js';
+import { EMBEDDING_CLIENT, STORE_READER } from './retrieval.tokens.js';
 
 export function toCollectionDto(c: Omit<CollectionRow, 'termCount'>): CollectionDto {
   return {
@@ -21,6 +23,7 @@ export function toCollectionDto(c: Omit<CollectionRow, 'termCount'>): Collection
     encoding: c.encoding,
     documentCount: c.documentCount,
     chunkCount: c.chunkCount,
+    ...(c.embedding ? { embedding: c.embedding } : {}),
     createdAt: c.createdAt,
     updatedAt: c.updatedAt,
   };
@@ -31,6 +34,7 @@ export class CollectionsService {
   constructor(
     @Inject(STORE_READER) private readonly store: SqliteStore,
     private readonly jobs: JobRunner,
+    @Optional() @Inject(EMBEDDING_CLIENT) private readonly embeddings?: EmbeddingClient,
   ) {}
 
   list(): CollectionDto[] {
@@ -54,6 +58,13 @@ export class CollectionsService {
         { field: 'chunkOverlap', message: 'must be less than chunkSize' },
       ]);
     }
+    if (dto.backend === 'opensearch') {
+      throw new KeelError(
+        'BACKEND_UNAVAILABLE',
+        "backend 'opensearch' needs OPENSEARCH_URL; this deployment serves 'sqlite' only",
+      );
+    }
+    const embedding = await this.embeddingFor(dto, ctx);
     const created = await this.jobs.run(
       'ingest',
       'create-collection',
@@ -61,10 +72,44 @@ export class CollectionsService {
         version: 1,
         name: dto.name,
         chunking: { chunkSize, chunkOverlap, encoding: dto.encoding ?? DEFAULT_ENCODING },
+        ...(embedding ? { embedding } : {}),
       },
       ctx,
     );
     return toCollectionDto(created);
+  }
+
+  /**
+   * The model and dimensions a new collection's vectors will have: with an embedding server
+   * configured, vectors are on unless the request says `vectors: false`. The dimensions come from
+   * config, or from one probe call to the server.
+   */
+  private async embeddingFor(
+    dto: CreateCollectionDto,
+    ctx: RequestContext,
+  ): Promise<EmbeddingSpec | undefined> {
+    if (dto.vectors === false) return undefined;
+    const client = this.embeddings;
+    if (!client) {
+      if (dto.vectors === true) {
+        throw new KeelError(
+          'DENSE_UNAVAILABLE',
+          'vectors need an embedding server; this deployment has none (EMBEDDINGS_URL)',
+          [{ field: 'vectors', message: 'no embedding server configured' }],
+        );
+      }
+      return undefined;
+    }
+    const dimensions =
+      client.dimensions ??
+      (
+        await client.embed(['dimension probe'], {
+          purpose: 'document',
+          signal: ctx.signal,
+          deadline: ctx.deadline,
+        })
+      )[0].length;
+    return { model: embeddingModelName(client), dimensions };
   }
 
   async delete(name: string, ctx: RequestContext): Promise<void> {

@@ -1,11 +1,12 @@
 import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { createEmbeddingClient, toEmbedFunction, type EmbeddingClient } from '@keel/inference';
 import { KEEL_CONFIG, type KeelConfig } from '@keel/platform';
 import { CollectionsService } from './collections.service.js';
 import { DocumentsService } from './documents.service.js';
 import { SqliteStore } from './processors.js';
 import { RetrievalService } from './retrieval.service.js';
-import { STORE_READER } from './retrieval.tokens.js';
+import { EMBEDDING_CLIENT, QUERY_EMBEDDER, STORE_READER } from './retrieval.tokens.js';
 import { StoreHealthIndicator } from './store.health.js';
 
 class StoreLifecycle implements OnApplicationShutdown {
@@ -28,6 +29,18 @@ class StoreLifecycle implements OnApplicationShutdown {
         store.migrate();
         return store;
       },
+    },
+    {
+      provide: EMBEDDING_CLIENT,
+      inject: [KEEL_CONFIG],
+      useFactory: (config: KeelConfig): EmbeddingClient | undefined =>
+        config.embeddings ? createEmbeddingClient(config.embeddings) : undefined,
+    },
+    {
+      provide: QUERY_EMBEDDER,
+      inject: [EMBEDDING_CLIENT],
+      useFactory: (client: EmbeddingClient | undefined) =>
+        client ? toEmbedFunction(client) : undefined,
     },
     StoreLifecycle,
     CollectionsService,

@@ -5,3 +5,5 @@ export const STORE_READER = Symbol('STORE_READER');
  * absent, dense and hybrid retrieval answer 400 DENSE_UNAVAILABLE.
  */
 export const QUERY_EMBEDDER = Symbol('QUERY_EMBEDDER');
+/** The process's EmbeddingClient (`@keel/inference`), when EMBEDDINGS_URL is set. */
+export const EMBEDDING_CLIENT = Symbol('EMBEDDING_CLIENT');

@@ -22,6 +22,7 @@ export function createPoolRunner(
     threads,
     maxQueue: config.pool.maxQueue,
     dataDir: config.dataDir,
+    ...(config.embeddings ? { embeddings: config.embeddings } : {}),
     // Leave at least one thread for queries when there is more than one.
     trackedConcurrency: Math.max(1, Math.floor(threads / 2)),
     trackedBacklog: config.ingest.maxBacklog,

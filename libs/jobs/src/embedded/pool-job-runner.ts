@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { KeelConfig } from '@keel/platform';
 import {
   KeelError,
   type JobName,
@@ -26,6 +27,7 @@ export interface PoolOptions {
   /** Tasks that may wait for a thread; past it, run() is refused with OVERLOADED. */
   maxQueue: number;
   dataDir: string;
+  embeddings?: KeelConfig['embeddings'];
   /** Tracked jobs (ingest) running at once; the rest of the pool stays free for queries. */
   trackedConcurrency: number;
   /** Tracked jobs accepted and not finished; past it, enqueue() is refused with OVERLOADED. */

@@ -3,6 +3,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { Gauge, type Registry } from 'prom-client';
 import { KeelError } from '@keel/contracts/jobs';
+import type { KeelConfig } from '@keel/platform';
 import { PING, type ControlTask, type ThreadReply, type ThreadTask } from '../thread/index.js';
 
 export interface ThreadPoolOptions {
@@ -12,6 +13,8 @@ export interface ThreadPoolOptions {
   /** Tasks that may wait for a thread; past it, `run` rejects with {@link QUEUE_FULL}. */
   maxQueue: number;
   dataDir: string;
+  /** The embedding server, for jobs that embed (ingest of collections with vectors). */
+  embeddings?: KeelConfig['embeddings'];
   registry: Registry;
 }
 
@@ -84,7 +87,7 @@ export class ThreadPool {
       maxQueue: options.maxQueue,
       // Threads are expensive to start (modules, tokenizer tables): keep them.
       idleTimeout: 2 ** 31 - 1,
-      workerData: { dataDir: options.dataDir },
+      workerData: { dataDir: options.dataDir, embeddings: options.embeddings },
     });
     this.pool = pool;
     const signal = AbortSignal.timeout(timeoutMs);

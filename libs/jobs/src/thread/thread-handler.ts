@@ -3,6 +3,7 @@ import {
   KeelError,
   toKeelError,
   type AnyProcessor,
+  type EmbedFunction,
   type ProcessorContext,
   type QueueName,
   type SerializedError,
@@ -29,6 +30,8 @@ export type ControlTask = typeof PING;
 
 export interface ThreadOptions {
   dataDir: string;
+  /** The embedding server, when the process has one: jobs see it as `context.embed`. */
+  embed?: EmbedFunction;
   /** Opens what every job needs (the store connection) once, before the thread counts as up. */
   prepare?: () => void;
 }
@@ -81,6 +84,7 @@ export function createThreadHandler(
       deadline: task.deadline,
       signal: AbortSignal.any(signals),
       dataDir: options.dataDir,
+      ...(options.embed ? { embed: options.embed } : {}),
       progress: (fraction) => {
         const now = Date.now();
         // At most a few messages a second, whatever the caller does.
