@@ -14,8 +14,8 @@ import type { TestProject } from 'vitest/node';
  *
  * `setup` is the project's globalSetup: it builds the launcher under test/opensearch/ once
  * (`scripts/opensearch.sh build`, cached), starts the node on a loopback port chosen free here,
- * and provides its URL to the tests (`inject('opensearchUrl')`). With OPENSEARCH_URL set it starts
- * nothing and provides that URL: a person's own cluster.
+ * and provides its URL to the tests (`inject('opensearchUrl')`, or `openSearchUrl()` below). With
+ * OPENSEARCH_URL set it starts nothing and provides that URL: a person's own cluster.
  *
  * Fault tests stop the node mid-test and start it again. globalSetup runs in Vitest's main process
  * and tests in worker processes, so the node stays a child of the main process (a node started by
@@ -31,10 +31,14 @@ import type { TestProject } from 'vitest/node';
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    /** Base URL of the node, e.g. http://127.0.0.1:43127 (no trailing slash). */
+    /** Base URL of the node, e.g. http://127.0.0.1:43127 (no trailing slash); '' if none. */
     opensearchUrl: string;
-    /** The harness's control endpoint; '' when OPENSEARCH_URL points at a cluster of one's own. */
+    /** The harness's control endpoint; '' with OPENSEARCH_URL, or when the node did not start. */
     opensearchControlUrl: string;
+    /** True when OPENSEARCH_URL names a cluster of one's own, which the harness cannot stop. */
+    opensearchExternal: boolean;
+    /** Why the build or the start failed; '' when the node runs. */
+    opensearchError: string;
   }
 }
 
@@ -315,39 +319,40 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-/** Vitest globalSetup of the `opensearch` project; the returned function is its teardown. */
+/**
+ * Vitest globalSetup of the `opensearch` project; the returned function is its teardown.
+ *
+ * It never throws: Vitest would abort the whole run, unit tests included, on a failed
+ * globalSetup. A failed build or start is provided as `opensearchError` instead, and every test
+ * that asks for the node fails with it, so the failure shows in the count.
+ */
 export async function setup(project: TestProject): Promise<() => Promise<void>> {
   const external = process.env.OPENSEARCH_URL;
-  if (external) {
-    project.provide('opensearchUrl', external.replace(/\/+$/, ''));
-    project.provide('opensearchControlUrl', '');
+  project.provide('opensearchExternal', Boolean(external));
+  project.provide('opensearchUrl', external ? external.replace(/\/+$/, '') : '');
+  project.provide('opensearchControlUrl', '');
+  project.provide('opensearchError', '');
+  if (external) return () => Promise.resolve();
+
+  const home = mkdtempSync(join(tmpdir(), 'keel-opensearch-test-'));
+  let node: OpenSearchNode;
+  let control: Server;
+  try {
+    await buildOpenSearchLauncher();
+    node = await startOnFreePort(home);
+    const token = randomBytes(12).toString('hex');
+    control = await serveControl(node, token);
+    const address = control.address();
+    const controlPort = typeof address === 'object' && address ? address.port : 0;
+    project.provide('opensearchUrl', node.url);
+    project.provide('opensearchControlUrl', `http://127.0.0.1:${controlPort}/${token}`);
+  } catch (error) {
+    rmSync(home, { recursive: true, force: true });
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(`[opensearch] no node for this run: ${message}`);
+    project.provide('opensearchError', message);
     return () => Promise.resolve();
   }
-
-  await buildOpenSearchLauncher();
-  const home = mkdtempSync(join(tmpdir(), 'keel-opensearch-test-'));
-  let node: OpenSearchNode | undefined;
-  // The port is chosen here, not by the node, so that a restart comes back on it; should another
-  // process take it before the JVM binds it, try another.
-  for (let attempt = 1; ; attempt++) {
-    const candidate = new OpenSearchNode(await freePort(), home);
-    try {
-      await candidate.start();
-      node = candidate;
-      break;
-    } catch (error) {
-      if (attempt >= 2 || !/BindHttpException|Address already in use/.test(String(error))) {
-        rmSync(home, { recursive: true, force: true });
-        throw error;
-      }
-    }
-  }
-  const token = randomBytes(12).toString('hex');
-  const control = await serveControl(node, token);
-  const address = control.address();
-  const controlPort = typeof address === 'object' && address ? address.port : 0;
-  project.provide('opensearchUrl', node.url);
-  project.provide('opensearchControlUrl', `http://127.0.0.1:${controlPort}/${token}`);
   console.log(
     `[opensearch] node ready at ${node.url} in ${node.state().lastStartMs} ms (home ${home})`,
   );
@@ -359,19 +364,47 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
   };
 }
 
+/**
+ * The port is chosen here, not by the node, so that a restart comes back on it; should another
+ * process take it before the JVM binds it, try another one once.
+ */
+async function startOnFreePort(home: string): Promise<OpenSearchNode> {
+  for (let attempt = 1; ; attempt++) {
+    const node = new OpenSearchNode(await freePort(), home);
+    try {
+      await node.start();
+      return node;
+    } catch (error) {
+      if (attempt >= 2 || !/BindHttpException|Address already in use/.test(String(error))) {
+        throw error;
+      }
+    }
+  }
+}
+
 // ---- helpers for tests (they run in worker processes and talk to the control API) ----
 
-/** The node's base URL, from the globalSetup (or OPENSEARCH_URL). */
+function assertStarted(): void {
+  const error = inject('opensearchError');
+  if (error) throw new Error(`the harness could not start OpenSearch: ${error}`);
+}
+
+/** The node's base URL, from the globalSetup (or OPENSEARCH_URL); throws if it did not start. */
 export function openSearchUrl(): string {
+  assertStarted();
   return inject('opensearchUrl');
 }
 
-/** False against a cluster of one's own (OPENSEARCH_URL): the harness cannot stop that one. */
+/**
+ * False against a cluster of one's own (OPENSEARCH_URL): the harness cannot stop that one, so
+ * fault tests skip. True when the harness's node failed to start: those tests then fail.
+ */
 export function canControlOpenSearch(): boolean {
-  return inject('opensearchControlUrl') !== '';
+  return !inject('opensearchExternal');
 }
 
 async function control(action: string, body?: unknown): Promise<OpenSearchState> {
+  assertStarted();
   const base = inject('opensearchControlUrl');
   if (!base) {
     throw new Error(
