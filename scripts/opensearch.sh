@@ -51,12 +51,12 @@ build() {
   local started=$SECONDS
   # Stale jars of an older version would sit beside the new ones on the classpath; without its
   # markers the unpack goal cannot take the k-NN jars for unpacked already.
-  rm -rf "$target/lib" "$target/dependency-maven-plugin-markers" "$stamp"
+  rm -rf "${target:?}/lib" "$target/dependency-maven-plugin-markers" "$stamp"
   # Offline first: after the first build every artifact is in ~/.m2. Output goes to a log (Debian's
   # Maven prints stray colour codes even with -q -B) that is shown when the build fails.
   local log="$target/.build.log"
   if ! mvn -o -q -B -f "$project/pom.xml" package >"$log" 2>&1; then
-    rm -rf "$target/lib" "$target/dependency-maven-plugin-markers"
+    rm -rf "${target:?}/lib" "$target/dependency-maven-plugin-markers"
     if ! mvn -q -B -f "$project/pom.xml" package >"$log" 2>&1; then
       cat "$log" >&2
       echo "opensearch.sh: the Maven build failed (log: $log)" >&2
