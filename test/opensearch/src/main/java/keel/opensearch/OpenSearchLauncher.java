@@ -25,6 +25,7 @@ import org.opensearch.common.logging.LogConfigurator;
 import org.opensearch.common.settings.Settings;
 import org.opensearch.env.Environment;
 import org.opensearch.http.HttpServerTransport;
+import org.opensearch.index.reindex.ReindexPlugin;
 import org.opensearch.node.InternalSettingsPreparer;
 import org.opensearch.node.Node;
 import org.opensearch.painless.PainlessPlugin;
@@ -115,6 +116,7 @@ public final class OpenSearchLauncher {
         List<Class<? extends Plugin>> plugins = new ArrayList<>();
         plugins.add(Netty4Plugin.class); // HTTP
         plugins.add(CommonAnalysisPlugin.class); // the `english` analyzer, stemmers
+        plugins.add(ReindexPlugin.class); // _delete_by_query, _reindex
         plugins.add(PainlessPlugin.class);
         plugins.add(Class.forName(KNN_PLUGIN).asSubclass(Plugin.class)); // knn_vector, knn query
         loadPainlessExtensions();
