@@ -5,9 +5,10 @@ import { createThreadHandler, lowerThreadPriority } from '@keel/jobs/thread';
 import type { KeelConfig } from '@keel/platform';
 import { PROCESSORS, prepare } from './processors.js';
 
-const { dataDir, embeddings } = workerData as {
+const { dataDir, embeddings, opensearch } = workerData as {
   dataDir: string;
   embeddings?: KeelConfig['embeddings'];
+  opensearch?: KeelConfig['opensearch'];
 };
 // One client per thread: ingest embeds chunks inside its job, off the event loop of the process.
 const embed = embeddings ? toEmbedFunction(createEmbeddingClient(embeddings)) : undefined;
@@ -19,4 +20,5 @@ export default createThreadHandler(PROCESSORS, {
   dataDir,
   prepare: () => prepare(dataDir),
   ...(embed ? { embed } : {}),
+  ...(opensearch ? { opensearch } : {}),
 });

@@ -86,6 +86,7 @@ export async function startWorker(options: WorkerBootOptions): Promise<RunningWo
     maxQueue: concurrency * options.queues.length,
     dataDir: config.dataDir,
     ...(config.embeddings ? { embeddings: config.embeddings } : {}),
+    ...(config.opensearch ? { opensearch: config.opensearch } : {}),
     registry,
   });
   const poolReady = pool.start();

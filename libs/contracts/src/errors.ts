@@ -12,6 +12,8 @@ export const ERROR_STATUS = {
   RERANK_METHOD_UNKNOWN: 400,
   METRIC_UNKNOWN: 400,
   DATASET_INVALID: 400,
+  /** A metadata value's type conflicts with the field's type in the collection's mapping. */
+  METADATA_CONFLICT: 400,
   UNAUTHORIZED: 401,
   NOT_FOUND: 404,
   COLLECTION_NOT_FOUND: 404,

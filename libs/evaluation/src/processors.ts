@@ -5,6 +5,7 @@ import {
   defineProcessor,
   KeelError,
   type CollectionRef,
+  type EmbedFunction,
   type ProcessorContext,
 } from '@keel/contracts/jobs';
 import { packProcessor } from '@keel/packing';
@@ -13,6 +14,7 @@ import { rerankProcessor } from '@keel/reranking';
 import {
   bm25SearchProcessor,
   knnSearchProcessor,
+  opensearchFor,
   retrieve,
   storeFor,
   type RetrievalLegs,
@@ -35,14 +37,55 @@ function evaluationStoreFor(dataDir: string): EvaluationStore {
 /** How long one query of an evaluation may take, as a request to /v1/query would. */
 const QUERY_DEADLINE_MS = 30_000;
 
-function inThreadSteps(context: ProcessorContext, ref: CollectionRef): PipelineSteps {
-  // The steps report no progress of their own: the evaluation reports per query.
-  const step: ProcessorContext = { ...context, progress: () => undefined };
+/**
+ * The legs of one collection as this thread reaches it: the embedded store's processors
+ * directly, or the OpenSearch cluster.
+ */
+async function threadLegs(
+  context: ProcessorContext,
+  step: ProcessorContext,
+  ref: CollectionRef,
+): Promise<RetrievalLegs> {
+  const embed = context.embed;
+  if (ref.backend === 'opensearch') {
+    const os = opensearchFor(context);
+    const collection = await os.getCollection(ref.name, { signal: context.signal });
+    if (!collection) {
+      throw new KeelError('COLLECTION_NOT_FOUND', `collection '${ref.name}' does not exist`);
+    }
+    const embedding = collection.embedding;
+    return {
+      bm25: (r) =>
+        os.bm25(
+          ref.name,
+          r.query,
+          {
+            topK: r.topK,
+            group: r.group,
+            ...(r.filter ? { filter: r.filter } : {}),
+            withStats: r.withStats,
+          },
+          { signal: r.signal, deadline: r.deadline },
+        ),
+      ...(embed && embedding
+        ? {
+            dense: async (r) => {
+              const vector = await embedQuery(embed, embedding.model, ref.name, r);
+              return os.knn(
+                ref.name,
+                vector,
+                { topK: r.topK, group: r.group, ...(r.filter ? { filter: r.filter } : {}) },
+                { signal: r.signal, deadline: r.deadline },
+              );
+            },
+          }
+        : {}),
+    };
+  }
   const collection = storeFor(context).getCollection(ref.name);
   if (!collection || collection.id !== ref.id) {
     throw new KeelError('COLLECTION_NOT_FOUND', `collection '${ref.name}' does not exist`);
   }
-  const embed = context.embed;
   const embedding = collection.embedding;
   const legs: RetrievalLegs = {
     bm25: (r) =>
@@ -60,31 +103,49 @@ function inThreadSteps(context: ProcessorContext, ref: CollectionRef): PipelineS
       ),
   };
   if (embed && embedding) {
-    legs.dense = async (r) => {
-      const { model, vectors } = await embed([r.query], {
-        purpose: 'query',
-        signal: r.signal,
-        deadline: r.deadline,
-      });
-      if (model !== embedding.model) {
-        throw new KeelError(
-          'EMBEDDINGS_INVALID',
-          `the embedding server serves '${model}'; collection '${ref.name}' was embedded with '${embedding.model}'`,
-        );
-      }
-      return knnSearchProcessor.handle(
+    legs.dense = async (r) =>
+      knnSearchProcessor.handle(
         {
           version: 1,
           collection: ref,
-          vector: vectors[0],
+          vector: await embedQuery(embed, embedding.model, ref.name, r),
           topK: r.topK,
           group: r.group,
           ...(r.filter ? { filter: r.filter } : {}),
         },
         { ...step, signal: r.signal, deadline: r.deadline },
       );
-    };
   }
+  return legs;
+}
+
+async function embedQuery(
+  embed: EmbedFunction,
+  expected: string,
+  collection: string,
+  r: { query: string; signal: AbortSignal; deadline: number },
+): Promise<number[]> {
+  const { model, vectors } = await embed([r.query], {
+    purpose: 'query',
+    signal: r.signal,
+    deadline: r.deadline,
+  });
+  if (model !== expected) {
+    throw new KeelError(
+      'EMBEDDINGS_INVALID',
+      `the embedding server serves '${model}'; collection '${collection}' was embedded with '${expected}'`,
+    );
+  }
+  return vectors[0];
+}
+
+async function inThreadSteps(
+  context: ProcessorContext,
+  ref: CollectionRef,
+): Promise<PipelineSteps> {
+  // The steps report no progress of their own: the evaluation reports per query.
+  const step: ProcessorContext = { ...context, progress: () => undefined };
+  const legs = await threadLegs(context, step, ref);
   return {
     retrieve: (spec) =>
       retrieve(legs, {
@@ -110,7 +171,7 @@ export const runEvaluationProcessor = defineProcessor({
     if (!context.jobId) throw new KeelError('JOB_FAILED', 'an evaluation runs as a tracked job');
     const report = await runEvaluation(payload, {
       id: context.jobId,
-      steps: inThreadSteps(context, payload.collection),
+      steps: await inThreadSteps(context, payload.collection),
       signal: context.signal,
       progress: (fraction) => context.progress(0.99 * fraction),
     });

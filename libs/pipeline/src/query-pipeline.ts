@@ -2,14 +2,14 @@ import { Injectable } from '@nestjs/common';
 import type { QueryRequestDto, QueryResponseDto } from '@keel/contracts';
 import { JobRunner } from '@keel/jobs';
 import type { RequestContext } from '@keel/platform';
-import { CollectionsService, RetrievalService, round, type CollectionRow } from '@keel/retrieval';
+import { CollectionsService, RetrievalService, round, type Collection } from '@keel/retrieval';
 import { packAnswer, QUERY_DEFAULTS, rankPassages, type PipelineSteps } from './core.js';
 
 /** The steps over one collection as jobs and calls, under one request's deadline and signal. */
 export function jobSteps(
   jobs: JobRunner,
   retrieval: RetrievalService,
-  collection: CollectionRow,
+  collection: Collection,
   ctx: RequestContext,
 ): PipelineSteps {
   return {
@@ -35,7 +35,7 @@ export class AnswerQuery {
   async execute(dto: QueryRequestDto, ctx: RequestContext): Promise<QueryResponseDto> {
     const started = performance.now();
     const mode = dto.mode ?? 'bm25';
-    const collection = this.collections.require(dto.collection);
+    const collection = await this.collections.require(dto.collection, ctx);
     this.retrieval.checkMode(collection, mode);
     const steps = jobSteps(this.jobs, this.retrieval, collection, ctx);
     const { ranked, hits, timings, retrieval } = await rankPassages(steps, {

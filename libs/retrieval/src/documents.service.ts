@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import {
   KeelError,
   type IngestDocumentsDto,
@@ -8,9 +8,10 @@ import {
 } from '@keel/contracts';
 import { JobRunner } from '@keel/jobs';
 import type { RequestContext } from '@keel/platform';
-import { CollectionsService } from './collections.service.js';
+import { CollectionsService, refOf } from './collections.service.js';
+import type { OpenSearchBackend } from './opensearch/opensearch-backend.js';
 import type { SqliteStore } from './processors.js';
-import { STORE_READER } from './retrieval.tokens.js';
+import { OPENSEARCH, STORE_READER } from './retrieval.tokens.js';
 
 @Injectable()
 export class DocumentsService {
@@ -18,19 +19,20 @@ export class DocumentsService {
     @Inject(STORE_READER) private readonly store: SqliteStore,
     private readonly collections: CollectionsService,
     private readonly jobs: JobRunner,
+    @Optional() @Inject(OPENSEARCH) private readonly opensearch?: OpenSearchBackend,
   ) {}
 
   /**
    * Accepts a batch for ingest. Everything that can be checked without chunking is checked here,
    * before the job exists, so a rejected batch stores nothing.
    */
-  ingest(
+  async ingest(
     collectionName: string,
     dto: IngestDocumentsDto,
     ctx: RequestContext,
     idempotencyKey?: string,
   ): Promise<JobRecord> {
-    const collection = this.collections.require(collectionName);
+    const collection = await this.collections.require(collectionName, ctx);
     const seen = new Map<string, number>();
     for (const [index, doc] of dto.documents.entries()) {
       const first = seen.get(doc.id);
@@ -48,7 +50,7 @@ export class DocumentsService {
       'ingest-documents',
       {
         version: 1,
-        collection: { id: collection.id, name: collection.name },
+        collection: refOf(collection),
         chunking: {
           chunkSize: collection.chunkSize,
           chunkOverlap: collection.chunkOverlap,
@@ -68,14 +70,36 @@ export class DocumentsService {
   /** Waits for an ingest job and returns its result, or its error as the request's error. */
   async result(job: JobRecord, ctx: RequestContext): Promise<IngestResult & { jobId: string }> {
     const done = await this.jobs.wait(job.id, ctx.signal);
-    if (done.state === 'completed') return { jobId: done.id, ...(done.result as IngestResult) };
+    if (done.state === 'completed') {
+      const result = done.result as IngestResult;
+      // Every changed document refused (a metadata type conflict, say): the request failed, and
+      // nothing of it was stored.
+      if (result.failed && result.failed === result.created + result.updated + result.failed) {
+        const refused = result.documents.filter((d) => d.status === 'failed');
+        const code = refused.every((d) => d.error?.code === 'METADATA_CONFLICT')
+          ? 'METADATA_CONFLICT'
+          : 'VALIDATION_FAILED';
+        throw new KeelError(
+          code,
+          `no document of the batch was stored: ${refused[0]?.error?.message ?? 'refused'}`,
+          refused.map((d) => ({ field: d.id, message: d.error?.message ?? 'refused' })),
+        );
+      }
+      return { jobId: done.id, ...result };
+    }
     if (done.error) throw KeelError.from(done.error);
     throw new KeelError('JOB_FAILED', `ingest job ${done.id} ended as ${done.state}`);
   }
 
-  get(collectionName: string, id: string): StoredDocumentDto {
-    const collection = this.collections.require(collectionName);
-    const doc = this.store.getDocument(collection.id, id);
+  async get(collectionName: string, id: string, ctx: RequestContext): Promise<StoredDocumentDto> {
+    const collection = await this.collections.require(collectionName, ctx);
+    const doc =
+      collection.backend === 'sqlite'
+        ? this.store.getDocument(collection.id, id)
+        : await this.opensearch!.getDocument(collection.name, id, {
+            signal: ctx.signal,
+            deadline: ctx.deadline,
+          });
     if (!doc) {
       throw new KeelError('DOCUMENT_NOT_FOUND', `document '${id}' is not in '${collectionName}'`);
     }
@@ -83,13 +107,21 @@ export class DocumentsService {
   }
 
   async delete(collectionName: string, id: string, ctx: RequestContext): Promise<void> {
-    const collection = this.collections.require(collectionName);
-    const { deleted } = await this.jobs.run(
-      'ingest',
-      'delete-document',
-      { version: 1, collection: { id: collection.id, name: collection.name }, documentId: id },
-      ctx,
-    );
+    const collection = await this.collections.require(collectionName, ctx);
+    const { deleted } =
+      collection.backend === 'sqlite'
+        ? await this.jobs.run(
+            'ingest',
+            'delete-document',
+            { version: 1, collection: refOf(collection), documentId: id },
+            ctx,
+          )
+        : {
+            deleted: await this.opensearch!.deleteDocument(collection.name, id, {
+              signal: ctx.signal,
+              deadline: ctx.deadline,
+            }),
+          };
     if (!deleted) {
       throw new KeelError('DOCUMENT_NOT_FOUND', `document '${id}' is not in '${collectionName}'`);
     }

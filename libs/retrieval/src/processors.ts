@@ -4,10 +4,13 @@ import {
   defineProcessor,
   KeelError,
   type EmbeddingSpec,
+  type IngestPayload,
+  type IngestResult,
   type ProcessorContext,
 } from '@keel/contracts/jobs';
 import { getTokenizer } from '@keel/text';
 import { chunkText } from './chunking/index.js';
+import { OpenSearchBackend } from './opensearch/opensearch-backend.js';
 import { documentHash, SqliteStore, type PreparedDocument } from './sqlite/sqlite-store.js';
 
 const stores = new Map<string, SqliteStore>();
@@ -73,60 +76,137 @@ async function embedChunks(
   });
 }
 
+const backends = new Map<string, OpenSearchBackend>();
+
+/** One OpenSearch client per thread and cluster, made on first use. */
+export function opensearchFor(context: Pick<ProcessorContext, 'opensearch'>): OpenSearchBackend {
+  const config = context.opensearch;
+  if (!config) {
+    throw new KeelError(
+      'BACKEND_UNAVAILABLE',
+      'this collection lives on OpenSearch but this process has no OPENSEARCH_URL',
+    );
+  }
+  let backend = backends.get(config.url);
+  if (!backend) {
+    backend = new OpenSearchBackend(config.url, {
+      timeoutMs: config.timeoutMs,
+      replicas: config.replicas,
+    });
+    backends.set(config.url, backend);
+  }
+  return backend;
+}
+
+/** Chunks every document whose content changed (CPU: the bulk of an ingest job). */
+async function chunkChanged(
+  payload: IngestPayload,
+  stored: ReadonlyMap<string, string>,
+  context: ProcessorContext,
+): Promise<PreparedDocument[]> {
+  const tokenizer = getTokenizer(payload.chunking.encoding);
+  const prepared: PreparedDocument[] = [];
+  const total = payload.documents.length;
+  for (const [i, doc] of payload.documents.entries()) {
+    const hash = documentHash(doc, payload.chunking);
+    const chunks =
+      stored.get(doc.id) === hash
+        ? []
+        : chunkText(doc.text, {
+            chunkSize: payload.chunking.chunkSize,
+            chunkOverlap: payload.chunking.chunkOverlap,
+            tokenizer,
+          });
+    prepared.push({ doc, hash, chunks });
+    if (i % 50 === 49) {
+      // Chunking is most of the work; the write is the last step.
+      context.progress((0.9 * (i + 1)) / total);
+      checkAborted(context.signal);
+      // A macrotask turn, so a cancel message on the thread's port is delivered (a resolved
+      // promise would only run microtasks).
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+  checkAborted(context.signal);
+  return prepared;
+}
+
+function summarize(collection: string, documents: IngestResult['documents']): IngestResult {
+  const count = (status: string) => documents.filter((d) => d.status === status).length;
+  const failed = count('failed');
+  return {
+    collection,
+    created: count('created'),
+    updated: count('updated'),
+    unchanged: count('unchanged'),
+    ...(failed > 0 ? { failed } : {}),
+    chunks: documents
+      .filter((d) => d.status === 'created' || d.status === 'updated')
+      .reduce((n, d) => n + d.chunks, 0),
+    documents,
+  };
+}
+
+async function ingestIntoSqlite(
+  payload: IngestPayload,
+  context: ProcessorContext,
+): Promise<IngestResult> {
+  const store = storeFor(context);
+  const collection = store.getCollection(payload.collection.name);
+  if (!collection || collection.id !== payload.collection.id) {
+    throw new KeelError(
+      'COLLECTION_NOT_FOUND',
+      `collection '${payload.collection.name}' does not exist`,
+    );
+  }
+  const stored = store.storedHashes(
+    collection.id,
+    payload.documents.map((d) => d.id),
+  );
+  const prepared = await chunkChanged(payload, stored, context);
+  if (collection.embedding) await embedChunks(prepared, collection.embedding, context);
+  checkAborted(context.signal);
+  const documents = store.upsertDocuments(collection, prepared);
+  context.progress(1);
+  return summarize(collection.name, documents);
+}
+
+async function ingestIntoOpenSearch(
+  payload: IngestPayload,
+  context: ProcessorContext,
+): Promise<IngestResult> {
+  const backend = opensearchFor(context);
+  const call = {
+    signal: context.signal,
+    ...(context.deadline ? { deadline: context.deadline } : {}),
+  };
+  const collection = await backend.getCollection(payload.collection.name, call);
+  if (!collection) {
+    throw new KeelError(
+      'COLLECTION_NOT_FOUND',
+      `collection '${payload.collection.name}' does not exist`,
+    );
+  }
+  const stored = await backend.storedHashes(
+    collection.name,
+    payload.documents.map((d) => d.id),
+    call,
+  );
+  const prepared = await chunkChanged(payload, stored, context);
+  if (collection.embedding) await embedChunks(prepared, collection.embedding, context);
+  checkAborted(context.signal);
+  const documents = await backend.upsertDocuments(collection, prepared, stored, call);
+  context.progress(1);
+  return summarize(collection.name, documents);
+}
+
 export const ingestDocumentsProcessor = defineProcessor({
   queue: 'ingest',
   name: 'ingest-documents',
-  handle: async (payload, context) => {
-    const store = storeFor(context);
-    const collection = store.getCollection(payload.collection.name);
-    if (!collection || collection.id !== payload.collection.id) {
-      throw new KeelError(
-        'COLLECTION_NOT_FOUND',
-        `collection '${payload.collection.name}' does not exist`,
-      );
-    }
-    const stored = store.storedHashes(
-      collection.id,
-      payload.documents.map((d) => d.id),
-    );
-    const tokenizer = getTokenizer(payload.chunking.encoding);
-    const prepared: PreparedDocument[] = [];
-    const total = payload.documents.length;
-    for (const [i, doc] of payload.documents.entries()) {
-      const hash = documentHash(doc, payload.chunking);
-      const chunks =
-        stored.get(doc.id) === hash
-          ? []
-          : chunkText(doc.text, {
-              chunkSize: payload.chunking.chunkSize,
-              chunkOverlap: payload.chunking.chunkOverlap,
-              tokenizer,
-            });
-      prepared.push({ doc, hash, chunks });
-      if (i % 50 === 49) {
-        // Chunking is most of the work; the write transaction is the last step.
-        context.progress((0.9 * (i + 1)) / total);
-        checkAborted(context.signal);
-        // A macrotask turn, so a cancel message on the thread's port is delivered (a resolved
-        // promise would only run microtasks).
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-    }
-    checkAborted(context.signal);
-    if (collection.embedding) await embedChunks(prepared, collection.embedding, context);
-    checkAborted(context.signal);
-    const documents = store.upsertDocuments(collection, prepared);
-    context.progress(1);
-    const count = (status: string) => documents.filter((d) => d.status === status).length;
-    return {
-      collection: collection.name,
-      created: count('created'),
-      updated: count('updated'),
-      unchanged: count('unchanged'),
-      chunks: documents.filter((d) => d.status !== 'unchanged').reduce((n, d) => n + d.chunks, 0),
-      documents,
-    };
-  },
+  handle: (payload, context) =>
+    payload.collection.backend === 'opensearch'
+      ? ingestIntoOpenSearch(payload, context)
+      : ingestIntoSqlite(payload, context),
 });
 
 export const createCollectionProcessor = defineProcessor({
@@ -224,3 +304,11 @@ export type {
 } from './retriever.js';
 export { fuse, DEFAULT_RRF_K, FUSION_METHODS } from './fusion.js';
 export type { FusionMethod } from './fusion.js';
+export {
+  OpenSearchBackend,
+  chunkAlias,
+  chunkIndex,
+  documentIndex,
+  CATALOG_INDEX,
+} from './opensearch/opensearch-backend.js';
+export type { OpenSearchCollection, DocumentOutcome } from './opensearch/opensearch-backend.js';

@@ -1,4 +1,4 @@
-import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Module, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { createEmbeddingClient, toEmbedFunction, type EmbeddingClient } from '@keel/inference';
 import { KEEL_CONFIG, type KeelConfig } from '@keel/platform';
@@ -6,14 +6,19 @@ import { CollectionsService } from './collections.service.js';
 import { DocumentsService } from './documents.service.js';
 import { SqliteStore } from './processors.js';
 import { RetrievalService } from './retrieval.service.js';
-import { EMBEDDING_CLIENT, QUERY_EMBEDDER, STORE_READER } from './retrieval.tokens.js';
+import { EMBEDDING_CLIENT, OPENSEARCH, QUERY_EMBEDDER, STORE_READER } from './retrieval.tokens.js';
+import { OpenSearchBackend } from './opensearch/opensearch-backend.js';
 import { StoreHealthIndicator } from './store.health.js';
 
 class StoreLifecycle implements OnApplicationShutdown {
-  constructor(@Inject(STORE_READER) private readonly store: SqliteStore) {}
+  constructor(
+    @Inject(STORE_READER) private readonly store: SqliteStore,
+    @Optional() @Inject(OPENSEARCH) private readonly opensearch?: OpenSearchBackend,
+  ) {}
 
-  onApplicationShutdown(): void {
+  async onApplicationShutdown(): Promise<void> {
     this.store.close();
+    await this.opensearch?.close();
   }
 }
 
@@ -41,6 +46,17 @@ class StoreLifecycle implements OnApplicationShutdown {
       inject: [EMBEDDING_CLIENT],
       useFactory: (client: EmbeddingClient | undefined) =>
         client ? toEmbedFunction(client) : undefined,
+    },
+    {
+      provide: OPENSEARCH,
+      inject: [KEEL_CONFIG],
+      useFactory: (config: KeelConfig): OpenSearchBackend | undefined =>
+        config.opensearch
+          ? new OpenSearchBackend(config.opensearch.url, {
+              timeoutMs: config.opensearch.timeoutMs,
+              replicas: config.opensearch.replicas,
+            })
+          : undefined,
     },
     StoreLifecycle,
     CollectionsService,

@@ -9,7 +9,7 @@ import {
 } from '@keel/contracts';
 import { JobRunner } from '@keel/jobs';
 import type { RequestContext } from '@keel/platform';
-import { CollectionsService } from './collections.service.js';
+import { CollectionsService, refOf } from './collections.service.js';
 import {
   retrieve,
   type Retrieval,
@@ -17,8 +17,9 @@ import {
   type RetrievalMode,
   type RetrieveSpec,
 } from './retriever.js';
-import { QUERY_EMBEDDER } from './retrieval.tokens.js';
-import type { CollectionRow } from './sqlite/sqlite-store.js';
+import { OPENSEARCH, QUERY_EMBEDDER } from './retrieval.tokens.js';
+import type { Collection } from './collections.service.js';
+import type { OpenSearchBackend } from './opensearch/opensearch-backend.js';
 
 export interface RetrievalOutcome {
   response: RetrieveResponseDto;
@@ -39,10 +40,11 @@ export class RetrievalService {
     private readonly collections: CollectionsService,
     private readonly jobs: JobRunner,
     @Optional() @Inject(QUERY_EMBEDDER) private readonly embed?: EmbedFunction,
+    @Optional() @Inject(OPENSEARCH) private readonly opensearch?: OpenSearchBackend,
   ) {}
 
   /** 400 DENSE_UNAVAILABLE for a mode this collection or deployment cannot serve. */
-  checkMode(collection: CollectionRow, mode: RetrievalMode): void {
+  checkMode(collection: Collection, mode: RetrievalMode): void {
     if (mode === 'bm25') return;
     if (!this.embed) {
       throw new KeelError(
@@ -58,27 +60,43 @@ export class RetrievalService {
     }
   }
 
-  /** The legs of one collection, as jobs and calls under the request's context. */
-  legsFor(collection: CollectionRow, ctx: RequestContext): RetrievalLegs {
-    const ref = { id: collection.id, name: collection.name };
+  /**
+   * The legs of one collection under the request's context: on the embedded store, BM25 and knn
+   * as search jobs (CPU in the pool); on OpenSearch, calls to the cluster (I/O, no job).
+   */
+  legsFor(collection: Collection, ctx: RequestContext): RetrievalLegs {
+    const ref = refOf(collection);
     const embed = this.embed;
     const embedding = collection.embedding;
+    const os = collection.backend === 'opensearch' ? this.opensearchOrFail() : undefined;
     const legs: RetrievalLegs = {
       bm25: (r) =>
-        this.jobs.run(
-          'search',
-          'bm25',
-          {
-            version: 1,
-            collection: ref,
-            query: r.query,
-            topK: r.topK,
-            group: r.group,
-            ...(r.filter ? { filter: r.filter } : {}),
-            ...(r.withStats ? { withStats: true } : {}),
-          },
-          { deadline: r.deadline, signal: r.signal, requestId: ctx.requestId },
-        ),
+        os
+          ? os.bm25(
+              collection.name,
+              r.query,
+              {
+                topK: r.topK,
+                group: r.group,
+                ...(r.filter ? { filter: r.filter } : {}),
+                withStats: r.withStats,
+              },
+              { signal: r.signal, deadline: r.deadline },
+            )
+          : this.jobs.run(
+              'search',
+              'bm25',
+              {
+                version: 1,
+                collection: ref,
+                query: r.query,
+                topK: r.topK,
+                group: r.group,
+                ...(r.filter ? { filter: r.filter } : {}),
+                ...(r.withStats ? { withStats: true } : {}),
+              },
+              { deadline: r.deadline, signal: r.signal, requestId: ctx.requestId },
+            ),
     };
     if (embed && embedding) {
       legs.dense = async (r) => {
@@ -93,27 +111,37 @@ export class RetrievalService {
             `the embedding server serves '${model}'; collection '${collection.name}' was embedded with '${embedding.model}'`,
           );
         }
-        return this.jobs.run(
-          'search',
-          'knn',
-          {
-            version: 1,
-            collection: ref,
-            vector: vectors[0],
-            topK: r.topK,
-            group: r.group,
-            ...(r.filter ? { filter: r.filter } : {}),
-          },
-          { deadline: r.deadline, signal: r.signal, requestId: ctx.requestId },
-        );
+        const search = {
+          topK: r.topK,
+          group: r.group,
+          ...(r.filter ? { filter: r.filter } : {}),
+        };
+        return os
+          ? os.knn(collection.name, vectors[0], search, { signal: r.signal, deadline: r.deadline })
+          : this.jobs.run(
+              'search',
+              'knn',
+              { version: 1, collection: ref, vector: vectors[0], ...search },
+              { deadline: r.deadline, signal: r.signal, requestId: ctx.requestId },
+            );
       };
     }
     return legs;
   }
 
+  private opensearchOrFail(): OpenSearchBackend {
+    if (!this.opensearch) {
+      throw new KeelError(
+        'BACKEND_UNAVAILABLE',
+        'this collection lives on OpenSearch, which is not configured',
+      );
+    }
+    return this.opensearch;
+  }
+
   /** Retrieval for the pipeline: the context's deadline and signal apply. */
   run(
-    collection: CollectionRow,
+    collection: Collection,
     spec: Omit<RetrieveSpec, 'deadline' | 'signal'>,
     ctx: RequestContext,
   ): Promise<Retrieval> {
@@ -130,7 +158,7 @@ export class RetrievalService {
     ctx: RequestContext,
   ): Promise<RetrievalOutcome> {
     const mode = request.mode ?? 'bm25';
-    const collection = this.collections.require(request.collection);
+    const collection = await this.collections.require(request.collection, ctx);
     const started = performance.now();
     const fusion = request.fusion;
     const result = await this.run(

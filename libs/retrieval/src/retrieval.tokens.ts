@@ -7,3 +7,5 @@ export const STORE_READER = Symbol('STORE_READER');
 export const QUERY_EMBEDDER = Symbol('QUERY_EMBEDDER');
 /** The process's EmbeddingClient (`@keel/inference`), when EMBEDDINGS_URL is set. */
 export const EMBEDDING_CLIENT = Symbol('EMBEDDING_CLIENT');
+/** The OpenSearch backend (`OpenSearchBackend`), when OPENSEARCH_URL is set. */
+export const OPENSEARCH = Symbol('OPENSEARCH');

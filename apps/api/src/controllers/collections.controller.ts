@@ -35,15 +35,18 @@ export class CollectionsController {
 
   @Get()
   @ApiOkResponse({ type: CollectionListDto })
-  list(): CollectionListDto {
-    return { collections: this.collections.list() };
+  async list(@Ctx() ctx: RequestContext): Promise<CollectionListDto> {
+    return { collections: await this.collections.list(ctx) };
   }
 
   @Get(':name')
   @ApiOkResponse({ type: CollectionDto })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'COLLECTION_NOT_FOUND' })
-  get(@Param('name', CollectionNamePipe) name: string): CollectionDto {
-    return this.collections.get(name);
+  get(
+    @Param('name', CollectionNamePipe) name: string,
+    @Ctx() ctx: RequestContext,
+  ): Promise<CollectionDto> {
+    return this.collections.get(name, ctx);
   }
 
   @Delete(':name')

@@ -96,8 +96,12 @@ export class DocumentsController {
     type: ErrorResponseDto,
     description: 'COLLECTION_NOT_FOUND or DOCUMENT_NOT_FOUND',
   })
-  get(@Param('name', CollectionNamePipe) name: string, @Param('id') id: string): StoredDocumentDto {
-    return this.documents.get(name, id);
+  get(
+    @Param('name', CollectionNamePipe) name: string,
+    @Param('id') id: string,
+    @Ctx() ctx: RequestContext,
+  ): Promise<StoredDocumentDto> {
+    return this.documents.get(name, id, ctx);
   }
 
   @Delete(':id')

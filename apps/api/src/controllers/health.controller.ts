@@ -48,6 +48,7 @@ export class HealthController {
   private check(): Promise<HealthCheckResult> {
     return this.health.check([
       () => this.store.check('store'),
+      async () => (await this.store.checkOpenSearch('opensearch')) ?? {},
       async () => {
         const pool = await this.jobs.health();
         const indicator = this.indicators.check('jobs');

@@ -63,11 +63,19 @@ export class IngestedDocumentDto {
   @ApiProperty()
   id!: string;
 
-  @ApiProperty({ enum: ['created', 'updated', 'unchanged'] })
-  status!: 'created' | 'updated' | 'unchanged';
+  @ApiProperty({ enum: ['created', 'updated', 'unchanged', 'failed'] })
+  status!: 'created' | 'updated' | 'unchanged' | 'failed';
 
   @ApiProperty()
   chunks!: number;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    description:
+      'Why a failed document was refused (`code`, `message`); it keeps its previous version.',
+  })
+  error?: { code: string; message: string };
 }
 
 export class IngestResultDto {
@@ -88,6 +96,9 @@ export class IngestResultDto {
 
   @ApiProperty({ description: 'Chunks written by this ingest.' })
   chunks!: number;
+
+  @ApiPropertyOptional({ description: 'Documents refused by the backend; the others were stored.' })
+  failed?: number;
 
   @ApiProperty({ type: [IngestedDocumentDto] })
   documents!: IngestedDocumentDto[];

@@ -29,9 +29,14 @@ export interface IngestDocument {
 }
 
 export interface CollectionRef {
-  /** Internal id; the FTS table of a collection is named after it, never after the user's name. */
+  /**
+   * Internal id in the embedded store; the FTS table of a collection is named after it, never
+   * after the user's name. 0 for a collection on OpenSearch (its indices are named after it).
+   */
   id: number;
   name: string;
+  /** Absent: sqlite (jobs written before there was a choice). */
+  backend?: 'sqlite' | 'opensearch';
 }
 
 export interface ChunkingSettings {
@@ -55,7 +60,7 @@ export interface IngestPayload {
   documents: IngestDocument[];
 }
 
-export type IngestDocumentStatus = 'created' | 'updated' | 'unchanged';
+export type IngestDocumentStatus = 'created' | 'updated' | 'unchanged' | 'failed';
 
 export interface IngestResult {
   collection: string;
@@ -63,7 +68,14 @@ export interface IngestResult {
   updated: number;
   unchanged: number;
   chunks: number;
-  documents: Array<{ id: string; status: IngestDocumentStatus; chunks: number }>;
+  /** Documents refused by the backend (OpenSearch stores the rest of the batch). */
+  failed?: number;
+  documents: Array<{
+    id: string;
+    status: IngestDocumentStatus;
+    chunks: number;
+    error?: SerializedError;
+  }>;
 }
 
 /** Writes to the embedded store other than ingest; they share the ingest queue (one writer path). */

@@ -16,6 +16,8 @@ export interface ProcessorContext {
    * vector per text. Ingest embeds the chunks of collections with vectors through it.
    */
   embed?: EmbedFunction;
+  /** The OpenSearch cluster (OPENSEARCH_URL), for jobs on collections that live there. */
+  opensearch?: { url: string; timeoutMs: number; replicas: number };
 }
 
 export type EmbedFunction = (

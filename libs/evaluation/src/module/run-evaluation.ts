@@ -11,7 +11,7 @@ import {
 import { JobRunner } from '@keel/jobs';
 import { KEEL_CONFIG, type KeelConfig, type RequestContext } from '@keel/platform';
 import { RERANK_FEATURES } from '@keel/reranking';
-import { CollectionsService, RetrievalService } from '@keel/retrieval';
+import { CollectionsService, refOf, RetrievalService } from '@keel/retrieval';
 import { parseMetric } from '../metrics.js';
 import { ANSWER_MEASURES, DEFAULT_ANSWER_METRICS, DEFAULT_RETRIEVAL_METRICS } from '../types.js';
 import { KEEL_VERSION } from './evaluation.tokens.js';
@@ -45,7 +45,7 @@ export class RunEvaluation {
   ) {}
 
   async execute(dto: CreateEvaluationDto, ctx: RequestContext): Promise<EvaluationAcceptedDto> {
-    const collection = this.collections.require(dto.collection);
+    const collection = await this.collections.require(dto.collection, ctx);
     const dataset = this.dataset(dto.dataset);
     const config = this.configOf(dto, dataset.kind === 'retrieval' || dataset.kind === 'beir-dir');
     this.retrieval.checkMode(collection, config.mode);
@@ -56,7 +56,7 @@ export class RunEvaluation {
       {
         version: 1,
         label: dto.label ?? rerank,
-        collection: { id: collection.id, name: collection.name },
+        collection: refOf(collection),
         dataset,
         config,
         keelVersion: this.version,

@@ -77,6 +77,9 @@ const PERMANENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'EVALUATION_NOT_FOUND',
   'CANCELLED',
   'DEADLINE_EXCEEDED',
+  // A bad key or input, or vectors of the wrong shape: the embedding server will say it again.
+  'EMBEDDINGS_REJECTED',
+  'EMBEDDINGS_INVALID',
 ]);
 
 export function isRetryable(error: SerializedError): boolean {

@@ -23,6 +23,7 @@ export function createPoolRunner(
     maxQueue: config.pool.maxQueue,
     dataDir: config.dataDir,
     ...(config.embeddings ? { embeddings: config.embeddings } : {}),
+    ...(config.opensearch ? { opensearch: config.opensearch } : {}),
     // Leave at least one thread for queries when there is more than one.
     trackedConcurrency: Math.max(1, Math.floor(threads / 2)),
     trackedBacklog: config.ingest.maxBacklog,

@@ -28,6 +28,7 @@ export interface PoolOptions {
   maxQueue: number;
   dataDir: string;
   embeddings?: KeelConfig['embeddings'];
+  opensearch?: KeelConfig['opensearch'];
   /** Tracked jobs (ingest) running at once; the rest of the pool stays free for queries. */
   trackedConcurrency: number;
   /** Tracked jobs accepted and not finished; past it, enqueue() is refused with OVERLOADED. */

@@ -15,6 +15,8 @@ export interface ThreadPoolOptions {
   dataDir: string;
   /** The embedding server, for jobs that embed (ingest of collections with vectors). */
   embeddings?: KeelConfig['embeddings'];
+  /** The OpenSearch backend, for jobs on collections that live there. */
+  opensearch?: KeelConfig['opensearch'];
   registry: Registry;
 }
 
@@ -87,7 +89,11 @@ export class ThreadPool {
       maxQueue: options.maxQueue,
       // Threads are expensive to start (modules, tokenizer tables): keep them.
       idleTimeout: 2 ** 31 - 1,
-      workerData: { dataDir: options.dataDir, embeddings: options.embeddings },
+      workerData: {
+        dataDir: options.dataDir,
+        embeddings: options.embeddings,
+        opensearch: options.opensearch,
+      },
     });
     this.pool = pool;
     const signal = AbortSignal.timeout(timeoutMs);

@@ -32,6 +32,7 @@ export interface ThreadOptions {
   dataDir: string;
   /** The embedding server, when the process has one: jobs see it as `context.embed`. */
   embed?: EmbedFunction;
+  opensearch?: ProcessorContext['opensearch'];
   /** Opens what every job needs (the store connection) once, before the thread counts as up. */
   prepare?: () => void;
 }
@@ -85,6 +86,7 @@ export function createThreadHandler(
       signal: AbortSignal.any(signals),
       dataDir: options.dataDir,
       ...(options.embed ? { embed: options.embed } : {}),
+      ...(options.opensearch ? { opensearch: options.opensearch } : {}),
       progress: (fraction) => {
         const now = Date.now();
         // At most a few messages a second, whatever the caller does.

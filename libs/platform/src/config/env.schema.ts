@@ -130,6 +130,20 @@ export class EnvSchema {
   @IsUrl({ ...url, protocols: ['http', 'https'] })
   OPENSEARCH_URL?: string;
 
+  /** Deadline of one OpenSearch call when the request leaves more time. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(600_000)
+  OPENSEARCH_TIMEOUT_MS = 10_000;
+
+  /** Replicas of the indices Keel creates (0 on a single-node cluster). */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(10)
+  OPENSEARCH_REPLICAS = 0;
+
   @Transform(emptyToUndefined)
   @IsOptional()
   @IsUrl({ ...url, protocols: ['http', 'https'] })

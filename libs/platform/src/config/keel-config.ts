@@ -23,6 +23,8 @@ export interface KeelConfig {
   };
   worker: { concurrency?: number; port: number };
   opensearchUrl?: string;
+  /** Set when OPENSEARCH_URL is: the OpenSearch backend (and then the default for collections). */
+  opensearch?: { url: string; timeoutMs: number; replicas: number };
   /** The embedding server; the shape of `@keel/inference`'s EmbeddingClientConfig. */
   embeddings?: {
     url: string;
@@ -87,6 +89,13 @@ export function loadConfig(env: Record<string, string | undefined>): KeelConfig 
     },
     worker: { concurrency: parsed.KEEL_WORKER_CONCURRENCY, port: parsed.KEEL_WORKER_PORT },
     opensearchUrl: parsed.OPENSEARCH_URL,
+    opensearch: parsed.OPENSEARCH_URL
+      ? {
+          url: parsed.OPENSEARCH_URL,
+          timeoutMs: parsed.OPENSEARCH_TIMEOUT_MS,
+          replicas: parsed.OPENSEARCH_REPLICAS,
+        }
+      : undefined,
     embeddings: parsed.EMBEDDINGS_URL
       ? {
           url: parsed.EMBEDDINGS_URL,

@@ -46,12 +46,6 @@ export const RETRIEVAL_MIGRATIONS: Migration[] = [
       );
     `,
   },
-  {
-    // Which backend holds a collection's chunks; embedding_model/embedding_dim (v1) say whether
-    // it has vectors, kept in vec_<id> (sqlite-vec) for the sqlite backend.
-    version: 2,
-    sql: `ALTER TABLE collections ADD COLUMN backend TEXT NOT NULL DEFAULT 'sqlite';`,
-  },
 ];
 
 /** Vector tables (sqlite-vec) are named like the FTS ones: after the internal id. */
