@@ -1,4 +1,4 @@
-import { execSync } from 'node:child_process';
+import { execSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -63,4 +63,47 @@ export function median(values: readonly number[]): number {
 
 export function fixed(n: number, digits = 4): string {
   return n.toFixed(digits);
+}
+
+export interface KeelProcess {
+  child: ChildProcess;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts the built `keel <args>` on `port` and resolves once its /health/ready answers 200. */
+export async function startKeelProcess(
+  args: string[],
+  env: Record<string, string>,
+  port: number,
+): Promise<KeelProcess> {
+  const main = join(repoRoot(), 'dist/bundle/apps/cli/src/main.js');
+  const child = spawn(process.execPath, [main, ...args], {
+    cwd: repoRoot(),
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await gone;
+  };
+  for (let i = 0; i < 600; i++) {
+    if (child.exitCode !== null) throw new Error(`keel ${args.join(' ')} exited ${child.exitCode}`);
+    const status = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(1_000) })
+      .then((r) => r.status)
+      .catch(() => 0);
+    if (status === 200) return { child, url, stop };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await stop();
+  throw new Error(`keel ${args.join(' ')} not ready`);
 }

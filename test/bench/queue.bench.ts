@@ -5,7 +5,6 @@
 //  3. the API's event-loop delay while its workers are saturated, against the embedded API
 //     under the same load.
 // Writes docs/benchmarks/queue.{md,json}.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,9 +14,8 @@ import type { RerankPayload } from '@keel/contracts/jobs';
 import { BullmqJobRunner } from '@keel/jobs/distributed';
 import { PoolJobRunner } from '@keel/jobs/embedded';
 import { RedisServer, freePort } from '../support/redis.js';
-import { machine, repoRoot } from './common.js';
+import { machine, repoRoot, startKeelProcess as keel, type KeelProcess as Proc } from './common.js';
 
-const MAIN = join(repoRoot(), 'dist/bundle/apps/cli/src/main.js');
 const THREAD = new URL(`file://${join(repoRoot(), 'dist/bundle/apps/worker/src/pool-thread.js')}`);
 const ROUND_TRIPS = Number(process.env.BENCH_ROUND_TRIPS ?? 400);
 const THROUGHPUT_JOBS = Number(process.env.BENCH_JOBS ?? 240);
@@ -60,44 +58,6 @@ function percentile(values: readonly number[], p: number): number {
 }
 
 const round = (n: number, d = 3) => Math.round(n * 10 ** d) / 10 ** d;
-
-interface Proc {
-  child: ChildProcess;
-  url: string;
-  stop(): Promise<void>;
-}
-
-/** Starts `keel <args>` and resolves once its /health/ready answers 200. */
-async function keel(args: string[], env: Record<string, string>, port: number): Promise<Proc> {
-  const child = spawn(process.execPath, [MAIN, ...args], {
-    cwd: repoRoot(),
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      ...env,
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await gone;
-  };
-  for (let i = 0; i < 600; i++) {
-    if (child.exitCode !== null) throw new Error(`keel ${args.join(' ')} exited ${child.exitCode}`);
-    const status = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(1_000) })
-      .then((r) => r.status)
-      .catch(() => 0);
-    if (status === 200) return { child, url, stop };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  await stop();
-  throw new Error(`keel ${args.join(' ')} not ready`);
-}
 
 async function worker(redis: RedisServer, dataDir: string): Promise<Proc> {
   const port = await freePort();
