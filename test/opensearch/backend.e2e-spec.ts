@@ -127,6 +127,16 @@ describe('the OpenSearch backend', () => {
     expect(dense.body.hits[0].documentId).toBe('sourdough');
     expect(dense.body.hits[0].legs.dense.score).toBeGreaterThan(0);
     expect(dense.body.hits[0].legs.dense.score).toBeLessThanOrEqual(1);
+    const filtered = await keel.request('POST', '/v1/retrieve', {
+      collection: name,
+      query: 'worker pool queue',
+      topK: 10,
+      mode: 'dense',
+      filter: { topic: 'other' },
+    });
+    expect(filtered.status).toBe(200);
+    expect(filtered.body.hits.length).toBeGreaterThan(0);
+    for (const hit of filtered.body.hits) expect(hit.metadata.topic).toBe('other');
     const hybrid = await retrieve({ mode: 'hybrid' });
     expect(hybrid.status).toBe(200);
     expect(hybrid.body.degraded).toBe(false);
