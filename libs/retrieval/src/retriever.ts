@@ -87,9 +87,12 @@ export interface Retrieval {
  */
 export const LEG_DEADLINE_SHARE = 0.8;
 
-/** Candidates each leg fetches for a fused list of topK: more than topK, so fusion has a choice. */
+/**
+ * Candidates each leg fetches for a fused list of topK: at least 50, so that fusion has a choice
+ * when topK is small; at topK ≥ 50, the same depth a leg alone would fetch.
+ */
 export function legDepth(topK: number, mode: RetrievalMode): number {
-  return mode === 'hybrid' ? Math.min(Math.max(topK * 2, 50), 1_000) : topK;
+  return mode === 'hybrid' ? Math.max(topK, 50) : topK;
 }
 
 interface Settled {
