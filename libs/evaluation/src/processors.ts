@@ -5,7 +5,6 @@ import {
   defineProcessor,
   KeelError,
   type CollectionRef,
-  type EmbedFunction,
   type ProcessorContext,
 } from '@keel/contracts/jobs';
 import { packProcessor } from '@keel/packing';
@@ -13,7 +12,9 @@ import type { PipelineSteps } from '@keel/pipeline/core';
 import { rerankProcessor } from '@keel/reranking';
 import {
   bm25SearchProcessor,
+  embedQuery,
   knnSearchProcessor,
+  openSearchLegs,
   opensearchFor,
   retrieve,
   storeFor,
@@ -53,34 +54,7 @@ async function threadLegs(
     if (!collection) {
       throw new KeelError('COLLECTION_NOT_FOUND', `collection '${ref.name}' does not exist`);
     }
-    const embedding = collection.embedding;
-    return {
-      bm25: (r) =>
-        os.bm25(
-          ref.name,
-          r.query,
-          {
-            topK: r.topK,
-            group: r.group,
-            ...(r.filter ? { filter: r.filter } : {}),
-            withStats: r.withStats,
-          },
-          { signal: r.signal, deadline: r.deadline },
-        ),
-      ...(embed && embedding
-        ? {
-            dense: async (r) => {
-              const vector = await embedQuery(embed, embedding.model, ref.name, r);
-              return os.knn(
-                ref.name,
-                vector,
-                { topK: r.topK, group: r.group, ...(r.filter ? { filter: r.filter } : {}) },
-                { signal: r.signal, deadline: r.deadline },
-              );
-            },
-          }
-        : {}),
-    };
+    return openSearchLegs(os, collection, embed);
   }
   const collection = storeFor(context).getCollection(ref.name);
   if (!collection || collection.id !== ref.id) {
@@ -108,7 +82,7 @@ async function threadLegs(
         {
           version: 1,
           collection: ref,
-          vector: await embedQuery(embed, embedding.model, ref.name, r),
+          vector: await embedQuery(embed, embedding, ref.name, r),
           topK: r.topK,
           group: r.group,
           ...(r.filter ? { filter: r.filter } : {}),
@@ -117,26 +91,6 @@ async function threadLegs(
       );
   }
   return legs;
-}
-
-async function embedQuery(
-  embed: EmbedFunction,
-  expected: string,
-  collection: string,
-  r: { query: string; signal: AbortSignal; deadline: number },
-): Promise<number[]> {
-  const { model, vectors } = await embed([r.query], {
-    purpose: 'query',
-    signal: r.signal,
-    deadline: r.deadline,
-  });
-  if (model !== expected) {
-    throw new KeelError(
-      'EMBEDDINGS_INVALID',
-      `the embedding server serves '${model}'; collection '${collection}' was embedded with '${expected}'`,
-    );
-  }
-  return vectors[0];
 }
 
 async function inThreadSteps(

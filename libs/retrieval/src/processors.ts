@@ -312,3 +312,4 @@ export {
   CATALOG_INDEX,
 } from './opensearch/opensearch-backend.js';
 export type { OpenSearchCollection, DocumentOutcome } from './opensearch/opensearch-backend.js';
+export { embedQuery, openSearchLegs } from './legs.js';

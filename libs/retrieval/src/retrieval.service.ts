@@ -10,8 +10,10 @@ import {
 import { JobRunner } from '@keel/jobs';
 import type { RequestContext } from '@keel/platform';
 import { CollectionsService, refOf } from './collections.service.js';
+import { embedQuery, openSearchLegs } from './legs.js';
 import {
   retrieve,
+  type LegRequest,
   type Retrieval,
   type RetrievalLegs,
   type RetrievalMode,
@@ -65,66 +67,49 @@ export class RetrievalService {
    * as search jobs (CPU in the pool); on OpenSearch, calls to the cluster (I/O, no job).
    */
   legsFor(collection: Collection, ctx: RequestContext): RetrievalLegs {
+    if (collection.backend === 'opensearch') {
+      return openSearchLegs(this.opensearchOrFail(), collection, this.embed);
+    }
     const ref = refOf(collection);
     const embed = this.embed;
     const embedding = collection.embedding;
-    const os = collection.backend === 'opensearch' ? this.opensearchOrFail() : undefined;
+    const job = (r: LegRequest) => ({
+      deadline: r.deadline,
+      signal: r.signal,
+      requestId: ctx.requestId,
+    });
     const legs: RetrievalLegs = {
       bm25: (r) =>
-        os
-          ? os.bm25(
-              collection.name,
-              r.query,
-              {
-                topK: r.topK,
-                group: r.group,
-                ...(r.filter ? { filter: r.filter } : {}),
-                withStats: r.withStats,
-              },
-              { signal: r.signal, deadline: r.deadline },
-            )
-          : this.jobs.run(
-              'search',
-              'bm25',
-              {
-                version: 1,
-                collection: ref,
-                query: r.query,
-                topK: r.topK,
-                group: r.group,
-                ...(r.filter ? { filter: r.filter } : {}),
-                ...(r.withStats ? { withStats: true } : {}),
-              },
-              { deadline: r.deadline, signal: r.signal, requestId: ctx.requestId },
-            ),
+        this.jobs.run(
+          'search',
+          'bm25',
+          {
+            version: 1,
+            collection: ref,
+            query: r.query,
+            topK: r.topK,
+            group: r.group,
+            ...(r.filter ? { filter: r.filter } : {}),
+            ...(r.withStats ? { withStats: true } : {}),
+          },
+          job(r),
+        ),
     };
     if (embed && embedding) {
-      legs.dense = async (r) => {
-        const { model, vectors } = await embed([r.query], {
-          purpose: 'query',
-          signal: r.signal,
-          deadline: r.deadline,
-        });
-        if (model !== embedding.model) {
-          throw new KeelError(
-            'EMBEDDINGS_INVALID',
-            `the embedding server serves '${model}'; collection '${collection.name}' was embedded with '${embedding.model}'`,
-          );
-        }
-        const search = {
-          topK: r.topK,
-          group: r.group,
-          ...(r.filter ? { filter: r.filter } : {}),
-        };
-        return os
-          ? os.knn(collection.name, vectors[0], search, { signal: r.signal, deadline: r.deadline })
-          : this.jobs.run(
-              'search',
-              'knn',
-              { version: 1, collection: ref, vector: vectors[0], ...search },
-              { deadline: r.deadline, signal: r.signal, requestId: ctx.requestId },
-            );
-      };
+      legs.dense = async (r) =>
+        this.jobs.run(
+          'search',
+          'knn',
+          {
+            version: 1,
+            collection: ref,
+            vector: await embedQuery(embed, embedding, collection.name, r),
+            topK: r.topK,
+            group: r.group,
+            ...(r.filter ? { filter: r.filter } : {}),
+          },
+          job(r),
+        );
     }
     return legs;
   }
