@@ -1,20 +1,12 @@
 // Dense and hybrid retrieval on the embedded store, with the embedding-server test double in
 // place of a model: vectors are written with the chunks, legs run in parallel and fuse, and a
 // failing or slow embedding server degrades hybrid answers to BM25 instead of failing them.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startEmbeddingServer, type EmbeddingServer } from '../support/embedding-server.js';
-import { REPO_ROOT, startKeel, type KeelServer } from '../support/keel-server.js';
+import { startKeel, type KeelServer } from '../support/keel-server.js';
+import { sampleDocuments } from '../support/samples.js';
 
 const MODEL = 'hash-512';
-
-function sampleDocuments(): Array<{ id: string; text: string; title?: string }> {
-  return readFileSync(join(REPO_ROOT, 'samples/keel-sample.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line) as { id: string; text: string; title?: string });
-}
 
 describe('dense and hybrid retrieval (SQLite store, sqlite-vec)', () => {
   let embeddings: EmbeddingServer;

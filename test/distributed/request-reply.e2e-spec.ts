@@ -1,27 +1,13 @@
 // Distributed mode over a real redis-server: the API enqueues, only workers consume, a request
 // waits for its job within its deadline, and a job nobody waits for is not left to run.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  REPO_ROOT,
-  startKeel,
-  startKeelWorker,
-  tempDir,
-  type KeelServer,
-} from '../support/keel-server.js';
+import { startKeel, startKeelWorker, tempDir, type KeelServer } from '../support/keel-server.js';
 import { RedisServer } from '../support/redis.js';
+import { sampleDocuments } from '../support/samples.js';
 
 const ADMIN = 'an-admin-token-for-tests';
 const QUERY = { collection: 'sample', query: 'How does Keel size its worker pool in a container?' };
-
-function sampleDocuments(): unknown[] {
-  return readFileSync(join(REPO_ROOT, 'samples/keel-sample.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line) as unknown);
-}
 
 /** A Prometheus sample's value, or 0 when the series is absent. */
 function metric(text: string, name: string, labels: Record<string, string>): number {

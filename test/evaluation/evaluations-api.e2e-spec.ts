@@ -2,15 +2,9 @@ import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, startKeel, tempDir, type KeelServer } from '../support/keel-server.js';
+import { sampleDocuments } from '../support/samples.js';
 
 const SAMPLE_EVAL = join(REPO_ROOT, 'samples/keel-sample-eval');
-
-function sampleDocuments(): unknown[] {
-  return readFileSync(join(REPO_ROOT, 'samples/keel-sample.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line) as unknown);
-}
 
 function sampleQueries(): Array<{ id: string; text: string }> {
   return readFileSync(join(SAMPLE_EVAL, 'queries.jsonl'), 'utf8')

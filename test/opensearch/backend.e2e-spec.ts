@@ -1,27 +1,19 @@
 // Keel's OpenSearch backend against the real node the harness starts: collections as aliased
 // indices, ingest with vectors, BM25, k-NN, hybrid, updates and deletes, per-document failures,
 // index names a collection cannot escape, and the cluster going away and coming back.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddingServer, type EmbeddingServer } from '../support/embedding-server.js';
-import { REPO_ROOT, startKeel, type KeelServer } from '../support/keel-server.js';
+import { startKeel, type KeelServer } from '../support/keel-server.js';
 import {
   canControlOpenSearch,
   openSearchUrl,
   startOpenSearch,
   stopOpenSearch,
 } from '../support/opensearch.js';
+import { sampleDocuments } from '../support/samples.js';
 
 const MODEL = 'hash-512';
 const PREFIX = `t${process.pid}`;
-
-function sampleDocuments(): Array<{ id: string; text: string; title?: string; metadata?: object }> {
-  return readFileSync(join(REPO_ROOT, 'samples/keel-sample.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line) as { id: string; text: string; title?: string });
-}
 
 async function cluster(method: string, path: string, body?: unknown) {
   const res = await fetch(`${openSearchUrl()}${path}`, {
