@@ -1,6 +1,10 @@
 import { Command } from 'commander';
 import { ingest, openapi, query, reportError, runtimeInfo, serve, worker } from './commands.js';
-import { evalCompare, evalGate, evalRun } from './eval.js';
+import type { evalCompare, evalGate, evalRun } from './eval.js';
+
+// The evaluation commands load their modules (reports, significance tests) only when run: `keel
+// serve` starts without them.
+const loadEval = () => import('./eval.js');
 
 export function run(argv: string[]): void {
   const program = new Command('keel')
@@ -97,9 +101,9 @@ export function run(argv: string[]): void {
     .option('--json', 'print the aggregate metrics as JSON')
     .option('--trec-run <file>', 'also write the ranked run in TREC format (for trec_eval)')
     .enablePositionalOptions();
-  pipeline(evaluation).action((options: Parameters<typeof evalRun>[0]) => {
+  pipeline(evaluation).action(async (options: Parameters<typeof evalRun>[0]) => {
     if (!options.collection) throw new Error("required option '--collection <name>' not specified");
-    return evalRun(options);
+    return (await loadEval()).evalRun(options);
   });
 
   evaluation
@@ -114,7 +118,9 @@ export function run(argv: string[]): void {
     .option('--out <dir>', 'report directory (default keel-reports/compare-<a>-<b>)')
     .option('--json', 'print the comparison as JSON')
     .option(...url)
-    .action(evalCompare);
+    .action(async (...args: Parameters<typeof evalCompare>) =>
+      (await loadEval()).evalCompare(...args),
+    );
 
   pipeline(
     evaluation
@@ -129,7 +135,7 @@ export function run(argv: string[]): void {
       .option('--max-drop <delta>', 'largest tolerated drop of the mean', '0.01')
       .option('--alpha <p>', 'significance level of the drop', '0.05')
       .option('--write-current <file>', 'also write the current run as a report file'),
-  ).action(evalGate);
+  ).action(async (...args: Parameters<typeof evalGate>) => (await loadEval()).evalGate(...args));
 
   program
     .command('openapi')

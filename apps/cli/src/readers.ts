@@ -1,5 +1,5 @@
 import type { DocumentInputDto, Metadata } from '@keel/contracts';
-import { DatasetError, jsonLines, readBeirCorpus as beirCorpus } from '@keel/evaluation';
+import { DatasetError, jsonLines, readBeirCorpus as beirCorpus } from '@keel/evaluation/datasets';
 
 function flatMetadata(value: unknown): Metadata | undefined {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;

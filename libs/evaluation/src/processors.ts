@@ -49,7 +49,7 @@ async function threadLegs(
 ): Promise<RetrievalLegs> {
   const embed = context.embed;
   if (ref.backend === 'opensearch') {
-    const os = opensearchFor(context);
+    const os = await opensearchFor(context);
     const collection = await os.getCollection(ref.name, { signal: context.signal });
     if (!collection) {
       throw new KeelError('COLLECTION_NOT_FOUND', `collection '${ref.name}' does not exist`);

@@ -10,7 +10,7 @@ import {
 } from '@keel/contracts/jobs';
 import { getTokenizer } from '@keel/text';
 import { chunkText } from './chunking/index.js';
-import { OpenSearchBackend } from './opensearch/opensearch-backend.js';
+import type { OpenSearchBackend } from './opensearch/opensearch-backend.js';
 import { documentHash, SqliteStore, type PreparedDocument } from './sqlite/sqlite-store.js';
 
 const stores = new Map<string, SqliteStore>();
@@ -76,23 +76,33 @@ async function embedChunks(
   });
 }
 
-const backends = new Map<string, OpenSearchBackend>();
+const backends = new Map<string, Promise<OpenSearchBackend>>();
 
-/** One OpenSearch client per thread and cluster, made on first use. */
-export function opensearchFor(context: Pick<ProcessorContext, 'opensearch'>): OpenSearchBackend {
+/**
+ * One OpenSearch client per thread and cluster, made on first use. The client's modules load
+ * only then: threads of a deployment without OpenSearch never pay for them.
+ */
+export function opensearchFor(
+  context: Pick<ProcessorContext, 'opensearch'>,
+): Promise<OpenSearchBackend> {
   const config = context.opensearch;
   if (!config) {
-    throw new KeelError(
-      'BACKEND_UNAVAILABLE',
-      'this collection lives on OpenSearch but this process has no OPENSEARCH_URL',
+    return Promise.reject(
+      new KeelError(
+        'BACKEND_UNAVAILABLE',
+        'this collection lives on OpenSearch but this process has no OPENSEARCH_URL',
+      ),
     );
   }
   let backend = backends.get(config.url);
   if (!backend) {
-    backend = new OpenSearchBackend(config.url, {
-      timeoutMs: config.timeoutMs,
-      replicas: config.replicas,
-    });
+    backend = import('./opensearch/opensearch-backend.js').then(
+      ({ OpenSearchBackend }) =>
+        new OpenSearchBackend(config.url, {
+          timeoutMs: config.timeoutMs,
+          replicas: config.replicas,
+        }),
+    );
     backends.set(config.url, backend);
   }
   return backend;
@@ -175,7 +185,7 @@ async function ingestIntoOpenSearch(
   payload: IngestPayload,
   context: ProcessorContext,
 ): Promise<IngestResult> {
-  const backend = opensearchFor(context);
+  const backend = await opensearchFor(context);
   const call = {
     signal: context.signal,
     ...(context.deadline ? { deadline: context.deadline } : {}),
@@ -304,12 +314,9 @@ export type {
 } from './retriever.js';
 export { fuse, DEFAULT_RRF_K, FUSION_METHODS } from './fusion.js';
 export type { FusionMethod } from './fusion.js';
-export {
+export type {
   OpenSearchBackend,
-  chunkAlias,
-  chunkIndex,
-  documentIndex,
-  CATALOG_INDEX,
+  OpenSearchCollection,
+  DocumentOutcome,
 } from './opensearch/opensearch-backend.js';
-export type { OpenSearchCollection, DocumentOutcome } from './opensearch/opensearch-backend.js';
 export { embedQuery, openSearchLegs } from './legs.js';

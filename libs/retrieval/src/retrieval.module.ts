@@ -7,7 +7,7 @@ import { DocumentsService } from './documents.service.js';
 import { SqliteStore } from './processors.js';
 import { RetrievalService } from './retrieval.service.js';
 import { EMBEDDING_CLIENT, OPENSEARCH, QUERY_EMBEDDER, STORE_READER } from './retrieval.tokens.js';
-import { OpenSearchBackend } from './opensearch/opensearch-backend.js';
+import type { OpenSearchBackend } from './opensearch/opensearch-backend.js';
 import { StoreHealthIndicator } from './store.health.js';
 
 class StoreLifecycle implements OnApplicationShutdown {
@@ -50,13 +50,15 @@ class StoreLifecycle implements OnApplicationShutdown {
     {
       provide: OPENSEARCH,
       inject: [KEEL_CONFIG],
-      useFactory: (config: KeelConfig): OpenSearchBackend | undefined =>
-        config.opensearch
-          ? new OpenSearchBackend(config.opensearch.url, {
-              timeoutMs: config.opensearch.timeoutMs,
-              replicas: config.opensearch.replicas,
-            })
-          : undefined,
+      // The client's modules load only when a cluster is configured (start-up of the default).
+      useFactory: async (config: KeelConfig): Promise<OpenSearchBackend | undefined> => {
+        if (!config.opensearch) return undefined;
+        const { OpenSearchBackend } = await import('./opensearch/opensearch-backend.js');
+        return new OpenSearchBackend(config.opensearch.url, {
+          timeoutMs: config.opensearch.timeoutMs,
+          replicas: config.opensearch.replicas,
+        });
+      },
     },
     StoreLifecycle,
     CollectionsService,
