@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { format, resolveConfig } from 'prettier';
 import { loadBeir } from '@keel/evaluation';
 import { startEmbeddingServer } from '../support/embedding-server.js';
 import { freePort } from '../support/redis.js';
@@ -20,6 +19,7 @@ import {
   scifactDir,
   startKeelProcess,
   type KeelProcess,
+  writeMarkdown,
 } from './common.js';
 
 const TOP_K = 100;
@@ -278,11 +278,7 @@ async function main(): Promise<void> {
     };
     const out = join(repoRoot(), 'docs/benchmarks');
     writeFileSync(join(out, 'backends.json'), `${JSON.stringify(report, null, 2)}\n`);
-    const md = join(out, 'backends.md');
-    writeFileSync(
-      md,
-      await format(markdown(report), { ...((await resolveConfig(md)) ?? {}), parser: 'markdown' }),
-    );
+    await writeMarkdown(join(out, 'backends.md'), markdown(report));
     console.log('wrote docs/benchmarks/backends.{md,json}');
   } finally {
     await keel?.stop();

@@ -1,4 +1,6 @@
 import { execSync, spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { format, resolveConfig } from 'prettier';
 import { existsSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -106,4 +108,10 @@ export async function startKeelProcess(
   }
   await stop();
   throw new Error(`keel ${args.join(' ')} not ready`);
+}
+
+/** Writes a generated Markdown report formatted as the repository's Prettier check expects. */
+export async function writeMarkdown(file: string, markdown: string): Promise<void> {
+  const style = (await resolveConfig(file)) ?? {};
+  writeFileSync(file, await format(markdown, { ...style, parser: 'markdown' }));
 }

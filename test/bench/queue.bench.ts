@@ -8,13 +8,18 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { format, resolveConfig } from 'prettier';
 import { Registry } from 'prom-client';
 import type { RerankPayload } from '@keel/contracts/jobs';
 import { BullmqJobRunner } from '@keel/jobs/distributed';
 import { PoolJobRunner } from '@keel/jobs/embedded';
 import { RedisServer, freePort } from '../support/redis.js';
-import { machine, repoRoot, startKeelProcess as keel, type KeelProcess as Proc } from './common.js';
+import {
+  machine,
+  repoRoot,
+  startKeelProcess as keel,
+  writeMarkdown,
+  type KeelProcess as Proc,
+} from './common.js';
 
 const THREAD = new URL(`file://${join(repoRoot(), 'dist/bundle/apps/worker/src/pool-thread.js')}`);
 const ROUND_TRIPS = Number(process.env.BENCH_ROUND_TRIPS ?? 400);
@@ -250,9 +255,7 @@ async function main(): Promise<void> {
     const out = join(repoRoot(), 'docs/benchmarks');
     writeFileSync(join(out, 'queue.json'), `${JSON.stringify(report, null, 2)}\n`);
     // Formatted as the repository's Prettier check expects.
-    const md = join(out, 'queue.md');
-    const style = (await resolveConfig(md)) ?? {};
-    writeFileSync(md, await format(markdown(report), { ...style, parser: 'markdown' }));
+    await writeMarkdown(join(out, 'queue.md'), markdown(report));
     console.log('wrote docs/benchmarks/queue.{md,json}');
   } finally {
     await Promise.allSettled(procs.map((p) => p.stop()));

@@ -20,7 +20,7 @@ import {
   SqliteStore,
 } from '@keel/retrieval/processors';
 import { analyze, queryTerms } from '@keel/text';
-import { fixed, machine, median, repoRoot, scifactDir } from './common.js';
+import { fixed, machine, median, repoRoot, scifactDir, writeMarkdown } from './common.js';
 
 const TOP_K = 100;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -244,7 +244,7 @@ async function main(): Promise<void> {
   };
   const out = join(repoRoot(), 'docs/benchmarks');
   writeFileSync(join(out, 'retrieval.json'), `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(join(out, 'retrieval.md'), markdown(report));
+  await writeMarkdown(join(out, 'retrieval.md'), markdown(report));
   console.log(`wrote docs/benchmarks/retrieval.{md,json}`);
 }
 

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fixed, machine, median, repoRoot } from './common.js';
+import { fixed, machine, median, repoRoot, writeMarkdown } from './common.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const PORT = 39_000 + (process.pid % 500);
@@ -107,7 +107,7 @@ async function main(): Promise<void> {
         `| ${name} | ${fixed(r.listeningMs, 0)} | ${fixed(r.readyMs, 0)} | ${r.samples.map((x) => x.readyMs.toFixed(0)).join(', ')} |`,
     )
     .join('\n');
-  writeFileSync(
+  await writeMarkdown(
     join(out, 'startup.md'),
     `# Start-up benchmark — process start to /health/ready
 
