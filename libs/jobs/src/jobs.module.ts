@@ -15,6 +15,7 @@ import {
   type RuntimeInfo,
 } from '@keel/platform';
 import { createPoolRunner } from './embedded/index.js';
+import { InlineQueuesJobRunner } from './inline-job-runner.js';
 import { JobRunner } from './job-runner.js';
 import { ProcessorRegistry } from './thread/index.js';
 
@@ -50,14 +51,25 @@ export class JobsModule {
       module: JobsModule,
       global: true,
       providers: [
-        options.runner
-          ? { provide: JobRunner, useValue: options.runner }
-          : {
-              provide: JobRunner,
-              inject: [KEEL_CONFIG, KEEL_RUNTIME, MetricsService],
-              useFactory: (config: KeelConfig, runtime: RuntimeInfo, metrics: MetricsService) =>
-                createPoolRunner(config, runtime, metrics.registry, options.threadFile),
-            },
+        {
+          provide: JobRunner,
+          inject: [KEEL_CONFIG, KEEL_RUNTIME, MetricsService],
+          useFactory: (config: KeelConfig, runtime: RuntimeInfo, metrics: MetricsService) => {
+            const runner =
+              options.runner ??
+              createPoolRunner(config, runtime, metrics.registry, options.threadFile);
+            if (config.diagnosticInlineQueues.length === 0) return runner;
+            new Logger('Jobs').warn(
+              `DIAGNOSTIC: jobs of ${config.diagnosticInlineQueues.join(', ')} run on the API event loop (KEEL_DIAGNOSTIC_INLINE_QUEUES); never in production`,
+            );
+            return new InlineQueuesJobRunner(
+              runner,
+              new Set(config.diagnosticInlineQueues),
+              options.processors,
+              config.dataDir,
+            );
+          },
+        },
         JobRunnerLifecycle,
       ],
       exports: [JobRunner],

@@ -305,6 +305,19 @@ export class EnvSchema {
   @Max(24 * 365)
   KEEL_JOB_RETENTION_HOURS = 24;
 
+  /**
+   * DIAGNOSTIC ONLY: comma-separated queues (e.g. `rerank`) whose request/reply jobs run on the
+   * API's event loop instead of the pool, to measure what that costs. Unset in production.
+   */
+  @Transform(({ value }: { value: unknown }) =>
+    typeof value === 'string' && value.trim() !== ''
+      ? value.split(',').map((q) => q.trim())
+      : undefined,
+  )
+  @IsOptional()
+  @IsIn(['ingest', 'search', 'rerank', 'pack', 'eval'], { each: true })
+  KEEL_DIAGNOSTIC_INLINE_QUEUES?: Array<'ingest' | 'search' | 'rerank' | 'pack' | 'eval'>;
+
   /** Time given to in-flight requests and jobs after SIGTERM. */
   @Type(() => Number)
   @IsInt()

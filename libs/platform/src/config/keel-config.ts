@@ -46,6 +46,8 @@ export interface KeelConfig {
   jobs: { retentionHours: number };
   evaluation: { timeoutMs: number };
   shutdownGraceMs: number;
+  /** DIAGNOSTIC ONLY: queues whose jobs run on the API event loop (see the env schema). */
+  diagnosticInlineQueues: Array<'ingest' | 'search' | 'rerank' | 'pack' | 'eval'>;
 }
 
 export class ConfigError extends Error {
@@ -125,6 +127,7 @@ export function loadConfig(env: Record<string, string | undefined>): KeelConfig 
     jobs: { retentionHours: parsed.KEEL_JOB_RETENTION_HOURS },
     evaluation: { timeoutMs: parsed.KEEL_EVAL_TIMEOUT_MS },
     shutdownGraceMs: parsed.KEEL_SHUTDOWN_GRACE_MS,
+    diagnosticInlineQueues: parsed.KEEL_DIAGNOSTIC_INLINE_QUEUES ?? [],
   };
 }
 
