@@ -34,6 +34,11 @@ describe('the Keel server inside a container-like cgroup', () => {
         expect(gauge(metrics, 'keel_runtime_host_cores')).toBe(cpus().length);
         expect(gauge(metrics, 'keel_runtime_pool_threads')).toBe(1);
         expect(gauge(metrics, 'keel_job_pool_threads')).toBe(1);
+        // The heap follows the 1 GiB limit (85% of it, plus V8's young generation), where on
+        // this host V8 alone would plan for gigabytes.
+        const heap = gauge(metrics, 'keel_runtime_heap_size_limit_bytes');
+        expect(heap).toBeGreaterThan(0.8 * 1024 * 2 ** 20);
+        expect(heap).toBeLessThan(0.95 * 1024 * 2 ** 20);
         const ready = (await keel.request('GET', '/health/ready')).body;
         expect(ready.details.jobs).toMatchObject({ threads: 1, expectedThreads: 1 });
         const boot = keel.logs

@@ -9,9 +9,16 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   if (error.code === 'EPIPE') process.exit(0);
   throw error;
 });
-// Decorators read and write metadata as their classes load; the polyfill has to be there first.
-await import('reflect-metadata');
-const { setLayout } = await import('./boot.js');
-setLayout(import.meta.url);
-const { run } = await import('./cli.js');
-run(process.argv);
+// In a container with a memory limit, the heap must follow it: this may start Keel again with the
+// right flag and only wait for it.
+const { followMemoryLimit } = await import('./heap.js');
+if (!(await followMemoryLimit())) await start();
+
+async function start(): Promise<void> {
+  // Decorators read and write metadata as their classes load; the polyfill has to be there first.
+  await import('reflect-metadata');
+  const { setLayout } = await import('./boot.js');
+  setLayout(import.meta.url);
+  const { run } = await import('./cli.js');
+  run(process.argv);
+}
