@@ -246,7 +246,7 @@ describe('planCapacity (worked example: 40 rps held per pod, peak 500, headroom 
     const plan = planCapacity(input());
     const text = renderPlan(plan);
     expect(text).toMatch(/ceil\(500 \/ 28\) = ceil\(17\.857\) = 18/);
-    expect(text).toMatch(/P × j × t = 500 × 0\.3 × 0\.012 s = 1\.8/);
+    expect(text).toMatch(/P × j × t = 500\/s × 0\.3 × 12 ms = 1\.8/);
     expect(text).toMatch(/HorizontalPodAutoscaler keel-api: minReplicas 2, maxReplicas 18/);
     expect(text).toMatch(
       /ScaledObject keel-worker-query: advanced.scalingModifiers.target 1 \(KEEL_WORKER_CONCURRENCY\), minReplicaCount 1, maxReplicaCount 4/,

@@ -280,7 +280,7 @@ export function planCapacity(input: CapacityInput): CapacityPlan {
       name: 'API replicas by CPU (cross-check)',
       value: cpuReplicas,
       unit: 'pods',
-      arithmetic: `ceil(cpu/request × P / (cores × h)) = ceil(${show(cpuPerRequest)} s × ${show(peakRps)} / (${show(cores)} × ${show(headroom)})) = ceil(${show(coresAtPeak / (cores * headroom))}) = ${cpuReplicas}`,
+      arithmetic: `ceil(cpu/request × P / (cores × h)) = ceil(${show(cpuPerRequest * 1000)} ms × ${show(peakRps)}/s / (${show(cores)} × ${show(headroom)})) = ceil(${show(coresAtPeak / (cores * headroom))}) = ${cpuReplicas}`,
       source: `process_cpu_seconds_total delta / responses in step ${held.index + 1}; ${runtime?.cpuQuotaCores ? 'keel_runtime_cpu_quota_cores' : 'keel_runtime_effective_cpus (no quota)'}`,
     });
     if (cpuReplicas > replicas) {
@@ -359,7 +359,7 @@ export function planCapacity(input: CapacityInput): CapacityPlan {
           name: `${q.queue} busy slots at peak`,
           value: q.busySlotsAtPeak,
           unit: 'jobs',
-          arithmetic: `P × j × t = ${show(peakRps)} × ${show(q.jobsPerRequest)} × ${show((q.meanJobMs ?? 0) / 1000)} s = ${show(q.busySlotsAtPeak)}`,
+          arithmetic: `P × j × t = ${show(peakRps)}/s × ${show(q.jobsPerRequest)} × ${show(q.meanJobMs ?? 0)} ms = ${show(q.busySlotsAtPeak)}`,
           source: "Little's law",
         },
       );
@@ -454,8 +454,9 @@ export function renderPlan(plan: CapacityPlan): string {
 }
 
 /**
- * The values as a fragment of a kustomization.yaml, to merge into an overlay's
- * `configMapGenerator` and `patches` lists. A group's target goes through its ConfigMap's
+ * The values as a fragment of a kustomization.yaml, to append to an overlay's
+ * `configMapGenerator` and `patches` lists (patches apply in order: the overlay's own HPA patch,
+ * prod's for one, would otherwise win). A group's target goes through its ConfigMap's
  * KEEL_WORKER_CONCURRENCY: the keda-config component copies it into the ScaledObject (a patch
  * of the target would run after the component and let the two drift apart).
  */
@@ -463,9 +464,11 @@ export function renderPatch(plan: CapacityPlan): string {
   const measured = plan.groups.filter((g) => g.measured);
   const lines = [
     `# keel capacity: peak ${plan.peakRps} requests/s at headroom ${plan.headroom}, from load test ${plan.loadTestId}`,
-    `# (${plan.mode} mode; step ${plan.step.index + 1}: ${plan.step.label}). Merge these entries into the`,
-    '# configMapGenerator and patches lists of k8s/overlays/<env>/kustomization.yaml, which lists the',
-    '# keda-config component (it copies KEEL_WORKER_CONCURRENCY into each ScaledObject target).',
+    `# (${plan.mode} mode; step ${plan.step.index + 1}: ${plan.step.label}). Append these entries to the`,
+    '# configMapGenerator and patches lists of k8s/overlays/<env>/kustomization.yaml: after the',
+    "# overlay's own patches, so that these win (an entry of the same name already in its",
+    '# configMapGenerator takes the literal instead). The overlay lists the keda-config component,',
+    '# which copies KEEL_WORKER_CONCURRENCY into the ScaledObject target.',
   ];
   if (measured.length > 0) {
     lines.push('configMapGenerator:');
