@@ -166,7 +166,11 @@ export function run(argv: string[]): void {
     .option('--arrivals <process>', 'uniform (every 1000/rps ms) or poisson (seeded)', 'uniform')
     .option('--seed <n>', 'seed of the mix, the queries and poisson arrivals', '1')
     .option('--max-requests <n>', 'requests scheduled in the whole run, at most', '10000')
-    .option('--max-seconds <s>', 'seconds of schedule in the whole run, at most', '120')
+    .option(
+      '--max-seconds <s>',
+      'no request is scheduled later than this after the start (in-flight ones get their timeout)',
+      '120',
+    )
     .option('--timeout-ms <ms>', 'per-request timeout', '10000')
     .option(
       '--max-in-flight <n>',

@@ -349,10 +349,10 @@ export async function runLoadTest(config: RunConfig, deps: RunDeps): Promise<Run
       break;
     }
     const index = steps.length;
-    const stepStartMs = round(clock() - runStart);
     // The scrape before the step resets the server's event-loop gauge, so the one at its end
     // reads this step's delay only.
     const before = await scrapeBoth(deps);
+    const stepStartMs = round(clock() - runStart);
     let after: Awaited<ReturnType<typeof scrapeBoth>> | undefined;
     let responsesAtEnd = 0;
     const run = await runStep(plan, index, config, deps, bounds, async (r) => {
