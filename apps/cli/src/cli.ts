@@ -1,10 +1,15 @@
 import { Command } from 'commander';
 import { ingest, openapi, query, reportError, runtimeInfo, serve, worker } from './commands.js';
 import type { evalCompare, evalGate, evalRun } from './eval.js';
+import type { CapacityOptions, LoadtestOptions } from './loadtest.js';
 
 // The evaluation commands load their modules (reports, significance tests) only when run: `keel
 // serve` starts without them.
 const loadEval = () => import('./eval.js');
+// Likewise the load generator (HDR histograms) and the capacity arithmetic.
+const loadLoadtest = () => import('./loadtest.js');
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function run(argv: string[]): void {
   const program = new Command('keel')
@@ -136,6 +141,100 @@ export function run(argv: string[]): void {
       .option('--alpha <p>', 'significance level of the drop', '0.05')
       .option('--write-current <file>', 'also write the current run as a report file'),
   ).action(async (...args: Parameters<typeof evalGate>) => (await loadEval()).evalGate(...args));
+
+  program
+    .command('loadtest')
+    .description(
+      'open-loop load test of /v1/retrieve and /v1/query; writes JSON, Markdown and an SVG chart',
+    )
+    .requiredOption('--collection <name>', 'collection to query (ingested beforehand)')
+    .option(
+      '--url <url>',
+      'Keel API under test (default: KEEL_URL, else http://127.0.0.1:PORT; never in-process)',
+    )
+    .option(
+      '--beir <dir>',
+      'queries in BEIR layout (default: SCIFACT_DIR, else ../shared/data/scifact)',
+    )
+    .option('--split <split>', 'qrels split whose queries are sent', 'test')
+    .option('--mix <weights>', 'endpoint weights', 'retrieve=0.7,query=0.3')
+    .option(
+      '--phase <spec>',
+      'steady:RPS:SECONDS | ramp:FROM:TO:SECONDS | steps:R1,R2,…:SECONDS; repeat for more (default steady:10:10)',
+      collect,
+    )
+    .option('--arrivals <process>', 'uniform (every 1000/rps ms) or poisson (seeded)', 'uniform')
+    .option('--seed <n>', 'seed of the mix, the queries and poisson arrivals', '1')
+    .option('--max-requests <n>', 'requests scheduled in the whole run, at most', '10000')
+    .option(
+      '--max-seconds <s>',
+      'no request is scheduled later than this after the start (in-flight ones get their timeout)',
+      '120',
+    )
+    .option('--timeout-ms <ms>', 'per-request timeout', '10000')
+    .option(
+      '--max-in-flight <n>',
+      'requests in flight at once; past it, due requests are dropped',
+      '1000',
+    )
+    .option(
+      '--late-ms <ms>',
+      'a request sent later than this after its scheduled time counts as late',
+      '20',
+    )
+    .option('--top-k <n>', 'topK of each request (default: the server’s)')
+    .option('--slo-p99 <ms>', 'p99 latency a step must hold (from each scheduled send)')
+    .option(
+      '--error-budget <rate>',
+      'errors, and late or dropped requests, a step may have',
+      '0.01',
+    )
+    .option(
+      '--find-capacity',
+      'step the rate up until the SLO or the budget breaks (needs --slo-p99)',
+    )
+    .option('--start-rps <rps>', '--find-capacity: first rate', '5')
+    .option('--factor <x>', '--find-capacity: each rate is the previous one times this', '1.5')
+    .option('--increment <rps>', '--find-capacity: add this instead of multiplying')
+    .option('--step-seconds <s>', '--find-capacity: seconds per step', '10')
+    .option('--max-steps <n>', '--find-capacity: steps at most', '8')
+    .option(
+      '--worker-metrics <url>',
+      "a worker's metrics URL (KEEL_WORKER_PORT); repeat for more",
+      collect,
+    )
+    .option('--out <dir>', 'report directory (default keel-reports/loadtest-<timestamp>)')
+    .option('--json', 'print the whole result as JSON instead of the table')
+    .action(async (options: LoadtestOptions) => (await loadLoadtest()).loadtest(options));
+
+  program
+    .command('capacity')
+    .description(
+      'size the API and the worker groups for a peak rate from a load test; prints the arithmetic and a kustomize patch',
+    )
+    .requiredOption('--from <file>', 'loadtest.json of keel loadtest')
+    .requiredOption('--peak-rps <n>', 'peak request rate to size for')
+    .option('--headroom <h>', 'target utilisation of a pod, in (0, 1]', '0.7')
+    .option(
+      '--queues <group>',
+      'a worker group, NAME=q1,q2 (keel-worker-NAME); repeat for more (default query=rerank,pack and batch=ingest,eval)',
+      collect,
+    )
+    .option(
+      '--worker-metrics <url>',
+      "read job slots from a worker's metrics; repeat for more",
+      collect,
+    )
+    .option(
+      '--worker-cpu <cores>',
+      'cores of a worker pod, when no keel_worker_concurrency is known',
+      '1',
+    )
+    .option('--api-min-replicas <n>', 'floor of API pods', '2')
+    .option('--min-rps <n>', 'off-peak rate, for the HPA minReplicas')
+    .option('--json', 'print the plan as JSON')
+    .option('--write-patch <file>', 'also write the kustomize patch to a file')
+    .action(async (options: CapacityOptions) => (await loadLoadtest()).capacity(options));
 
   program
     .command('openapi')
