@@ -78,9 +78,12 @@ export async function startKeelProcess(
   args: string[],
   env: Record<string, string>,
   port: number,
+  /** Wraps the command, e.g. to start it inside a control group. */
+  wrap: (command: string[]) => string[] = (command) => command,
 ): Promise<KeelProcess> {
   const main = join(repoRoot(), 'dist/bundle/apps/cli/src/main.js');
-  const child = spawn(process.execPath, [main, ...args], {
+  const [file, ...rest] = wrap([process.execPath, main, ...args]);
+  const child = spawn(file, rest, {
     cwd: repoRoot(),
     env: {
       PATH: process.env.PATH,
