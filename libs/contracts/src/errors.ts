@@ -14,6 +14,8 @@ export const ERROR_STATUS = {
   DATASET_INVALID: 400,
   /** A metadata value's type conflicts with the field's type in the collection's mapping. */
   METADATA_CONFLICT: 400,
+  /** A tool declaration (POST /v1/tools, the tools file) is malformed or points at a forbidden host. */
+  TOOL_INVALID: 400,
   UNAUTHORIZED: 401,
   NOT_FOUND: 404,
   COLLECTION_NOT_FOUND: 404,
@@ -21,8 +23,13 @@ export const ERROR_STATUS = {
   JOB_NOT_FOUND: 404,
   DATASET_NOT_FOUND: 404,
   EVALUATION_NOT_FOUND: 404,
+  TOOL_NOT_FOUND: 404,
+  AGENT_RUN_NOT_FOUND: 404,
   COLLECTION_EXISTS: 409,
   EVALUATION_NOT_READY: 409,
+  TOOL_EXISTS: 409,
+  /** The run already ended (completed, failed or cancelled): it cannot be cancelled. */
+  AGENT_RUN_FINISHED: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   OVERLOADED: 429,
@@ -33,7 +40,13 @@ export const ERROR_STATUS = {
   EMBEDDINGS_REJECTED: 502,
   /** The embedding server answered something unusable: bad shape, wrong dimensions, NaN. */
   EMBEDDINGS_INVALID: 502,
+  /** The LLM server refused the request (a 4xx other than 429). */
+  LLM_REJECTED: 502,
+  /** The LLM server answered something unusable (not JSON, no choices, a broken stream). */
+  LLM_INVALID: 502,
   UNAVAILABLE: 503,
+  /** The LLM server is down, overloaded past its retries, or too slow. */
+  LLM_UNAVAILABLE: 503,
   /** The embedding server is down, overloaded past its retries, or too slow to answer. */
   EMBEDDINGS_UNAVAILABLE: 503,
   /** Every retrieval leg (BM25, dense) failed, or the search backend is unreachable. */
