@@ -31,6 +31,10 @@ export const ERROR_STATUS = {
   /** The run already ended (completed, failed or cancelled): it cannot be cancelled. */
   AGENT_RUN_FINISHED: 409,
   PAYLOAD_TOO_LARGE: 413,
+  /** An agent run took its maximum steps without an answer. */
+  AGENT_MAX_STEPS: 422,
+  /** An agent run's next model call would pass its token budget. */
+  AGENT_TOKEN_BUDGET: 422,
   UNSUPPORTED_MEDIA_TYPE: 415,
   OVERLOADED: 429,
   CANCELLED: 499,

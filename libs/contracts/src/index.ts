@@ -9,3 +9,4 @@ export * from './api/pack.dto.js';
 export * from './api/query.dto.js';
 export * from './api/job.dto.js';
 export * from './api/evaluation.dto.js';
+export * from './api/agent.dto.js';

@@ -9,3 +9,4 @@ export type {
   EmbeddingPurpose,
 } from './types.js';
 export { toEmbedFunction, embeddingModelName } from './embed-function.js';
+export type * from './chat-types.js';

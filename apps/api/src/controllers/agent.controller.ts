@@ -1,0 +1,71 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Param,
+  ParseUUIDPipe,
+  Post,
+  Res,
+} from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { Response } from 'express';
+import { AgentRunDto, CreateAgentRunDto, ErrorResponseDto, KeelError } from '@keel/contracts';
+import { AgentRunsService, toRunDto } from '@keel/agent';
+import { Ctx, type RequestContext } from '@keel/platform';
+
+const runId = new ParseUUIDPipe({
+  exceptionFactory: () =>
+    new KeelError('VALIDATION_FAILED', 'run id must be a UUID', [
+      { field: 'id', message: 'must be a UUID' },
+    ]),
+});
+
+@ApiTags('agent')
+@Controller('v1/agent/runs')
+export class AgentController {
+  constructor(private readonly runs: AgentRunsService) {}
+
+  /**
+   * Runs the agent loop. Synchronous by default: the answer comes with the run, every step in it,
+   * and a run that ends without an answer (max steps, deadline, budget) is still 200 with its
+   * `endReason` and `error`. `async: true` answers 202 at once; poll GET /v1/agent/runs/:id.
+   */
+  @Post()
+  @ApiOkResponse({ type: AgentRunDto, description: 'a synchronous run, ended' })
+  @ApiAcceptedResponse({ type: AgentRunDto, description: 'an async run, queued' })
+  @ApiBadRequestResponse({ type: ErrorResponseDto })
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'TOOL_NOT_FOUND' })
+  async create(
+    @Body() dto: CreateAgentRunDto,
+    @Ctx() ctx: RequestContext,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<AgentRunDto> {
+    const run = await this.runs.create(dto, ctx);
+    res.status(dto.async ? 202 : 200);
+    return toRunDto(run);
+  }
+
+  @Get(':id')
+  @ApiOkResponse({ type: AgentRunDto })
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'AGENT_RUN_NOT_FOUND' })
+  async get(@Param('id', runId) id: string): Promise<AgentRunDto> {
+    return toRunDto(await this.runs.require(id));
+  }
+
+  /** Cancels a queued or running run: its in-flight model and tool calls are aborted. */
+  @Delete(':id')
+  @ApiOkResponse({ type: AgentRunDto })
+  @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'AGENT_RUN_NOT_FOUND' })
+  @ApiConflictResponse({ type: ErrorResponseDto, description: 'AGENT_RUN_FINISHED' })
+  async cancel(@Param('id', runId) id: string): Promise<AgentRunDto> {
+    return toRunDto(await this.runs.cancel(id));
+  }
+}

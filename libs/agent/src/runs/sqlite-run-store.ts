@@ -1,0 +1,159 @@
+import { join } from 'node:path';
+import type { DatabaseSync } from 'node:sqlite';
+import type { ChatUsage } from '@keel/inference';
+import { migrate, openDatabase, transaction } from '@keel/platform/sqlite';
+import type { AgentRun, AgentRunStore, AgentStep, RunEnd, RunStatus } from './types.js';
+
+/**
+ * Agent runs of the embedded mode in their own SQLite file under KEEL_DATA_DIR. Not in keel.sqlite:
+ * an ingest batch holds that file's write lock for seconds, and a run's step is written on the
+ * API thread, which must never wait on it. Each write is one short transaction.
+ */
+export const AGENT_STORE_FILE = 'agent.sqlite';
+
+interface RunRow {
+  id: string;
+  status: RunStatus;
+  spec: string;
+  answer: string | null;
+  end_reason: string | null;
+  error: string | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  request_id: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  cancel_requested: number;
+  attempts: number;
+}
+
+export class SqliteRunStore implements AgentRunStore {
+  private constructor(private readonly db: DatabaseSync) {}
+
+  static open(dataDir: string): SqliteRunStore {
+    const db = openDatabase(join(dataDir, AGENT_STORE_FILE), { busyTimeoutMs: 1_000 });
+    migrate(db, 'agent', [
+      {
+        version: 1,
+        sql: `CREATE TABLE agent_runs (
+          id TEXT PRIMARY KEY, status TEXT NOT NULL, spec TEXT NOT NULL,
+          answer TEXT, end_reason TEXT, error TEXT,
+          prompt_tokens INTEGER NOT NULL DEFAULT 0, completion_tokens INTEGER NOT NULL DEFAULT 0,
+          request_id TEXT, created_at TEXT NOT NULL, started_at TEXT, finished_at TEXT,
+          cancel_requested INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0);
+        CREATE INDEX agent_runs_status ON agent_runs (status);
+        CREATE TABLE agent_steps (
+          run_id TEXT NOT NULL REFERENCES agent_runs (id) ON DELETE CASCADE,
+          idx INTEGER NOT NULL, step TEXT NOT NULL, PRIMARY KEY (run_id, idx));`,
+      },
+    ]);
+    return new SqliteRunStore(db);
+  }
+
+  create(run: AgentRun): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO agent_runs (id, status, spec, request_id, created_at, attempts)
+         VALUES (?, ?, ?, ?, ?, 0)`,
+      )
+      .run(run.id, run.status, JSON.stringify(run.spec), run.requestId ?? null, run.createdAt);
+    return Promise.resolve();
+  }
+
+  get(id: string): Promise<AgentRun | undefined> {
+    return Promise.resolve(this.read(id));
+  }
+
+  start(id: string): Promise<AgentRun | undefined> {
+    const changed = this.db
+      .prepare(
+        `UPDATE agent_runs SET status = 'running', attempts = attempts + 1,
+           started_at = COALESCE(started_at, ?)
+         WHERE id = ? AND status IN ('queued', 'running')`,
+      )
+      .run(new Date().toISOString(), id).changes;
+    return Promise.resolve(changed > 0 ? this.read(id) : undefined);
+  }
+
+  appendStep(id: string, step: AgentStep, usage: ChatUsage): Promise<void> {
+    transaction(this.db, () => {
+      this.db
+        .prepare('INSERT INTO agent_steps (run_id, idx, step) VALUES (?, ?, ?)')
+        .run(id, step.index, JSON.stringify(step));
+      this.db
+        .prepare(
+          `UPDATE agent_runs SET prompt_tokens = prompt_tokens + ?,
+             completion_tokens = completion_tokens + ? WHERE id = ?`,
+        )
+        .run(usage.promptTokens, usage.completionTokens, id);
+    });
+    return Promise.resolve();
+  }
+
+  finish(id: string, end: RunEnd): Promise<void> {
+    this.db
+      .prepare(
+        `UPDATE agent_runs SET status = ?, end_reason = ?, answer = ?, error = ?, finished_at = ?
+         WHERE id = ? AND status IN ('queued', 'running')`,
+      )
+      .run(
+        end.status,
+        end.endReason,
+        end.answer ?? null,
+        end.error ? JSON.stringify(end.error) : null,
+        new Date().toISOString(),
+        id,
+      );
+    return Promise.resolve();
+  }
+
+  requestCancel(id: string): Promise<void> {
+    this.db.prepare('UPDATE agent_runs SET cancel_requested = 1 WHERE id = ?').run(id);
+    return Promise.resolve();
+  }
+
+  unfinished(): Promise<string[]> {
+    const rows = this.db
+      .prepare(`SELECT id FROM agent_runs WHERE status IN ('queued', 'running') ORDER BY created_at`)
+      .all() as Array<{ id: string }>;
+    return Promise.resolve(rows.map((r) => r.id));
+  }
+
+  close(): Promise<void> {
+    if (this.db.isOpen) this.db.close();
+    return Promise.resolve();
+  }
+
+  private read(id: string): AgentRun | undefined {
+    const row = this.db.prepare('SELECT * FROM agent_runs WHERE id = ?').get(id) as
+      | RunRow
+      | undefined;
+    if (!row) return undefined;
+    const steps = (
+      this.db
+        .prepare('SELECT step FROM agent_steps WHERE run_id = ? ORDER BY idx')
+        .all(id) as Array<{ step: string }>
+    ).map((s) => JSON.parse(s.step) as AgentStep);
+    return fromRow(row, steps);
+  }
+}
+
+function fromRow(row: RunRow, steps: AgentStep[]): AgentRun {
+  return {
+    id: row.id,
+    status: row.status,
+    spec: JSON.parse(row.spec) as AgentRun['spec'],
+    steps,
+    ...(row.answer !== null ? { answer: row.answer } : {}),
+    ...(row.end_reason !== null ? { endReason: row.end_reason as AgentRun['endReason'] } : {}),
+    ...(row.error !== null ? { error: JSON.parse(row.error) as AgentRun['error'] } : {}),
+    usage: { promptTokens: row.prompt_tokens, completionTokens: row.completion_tokens },
+    ...(row.request_id !== null ? { requestId: row.request_id } : {}),
+    createdAt: row.created_at,
+    ...(row.started_at !== null ? { startedAt: row.started_at } : {}),
+    ...(row.finished_at !== null ? { finishedAt: row.finished_at } : {}),
+    ...(row.cancel_requested ? { cancelRequested: true } : {}),
+    attempts: row.attempts,
+  };
+}

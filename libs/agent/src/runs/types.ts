@@ -1,0 +1,123 @@
+import type { SerializedError } from '@keel/contracts';
+import type { ChatToolCall, ChatUsage } from '@keel/inference';
+import type { ToolCallOutcome } from '../tool-types.js';
+
+export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export function isFinished(status: RunStatus): boolean {
+  return status === 'completed' || status === 'failed' || status === 'cancelled';
+}
+
+/**
+ * Why a run ended. `answer` is the only success; the others end it with what it had, so a
+ * caller can tell a budget stop from a failure.
+ */
+export type EndReason =
+  | 'answer'
+  | 'max_steps'
+  | 'deadline'
+  | 'token_budget'
+  | 'cancelled'
+  | 'error';
+
+/** What the caller asked for; fixed when the run is created. */
+export interface RunSpec {
+  input: string;
+  /** Extra system instructions, placed after Keel's own. */
+  instructions?: string;
+  /** The collection `search_collection` and `fetch_document` default to. */
+  collection?: string;
+  /** Tools offered to the model; all registered tools when absent. */
+  tools: string[];
+  maxSteps: number;
+  /** Milliseconds from the run's start. */
+  deadlineMs: number;
+  /** Prompt + completion tokens over every model call of the run. */
+  tokenBudget: number;
+  /** Tokens of one tool result that the model is shown; the rest is cut. */
+  maxObservationTokens: number;
+  /** Created as an `agent` job (resumed after a restart) rather than inside its request. */
+  async: boolean;
+}
+
+/**
+ * One step of the state machine, persisted as soon as it ends: the run can be read step by step,
+ * and a run taken over after a restart continues from its last step instead of starting again.
+ */
+export type AgentStep =
+  | {
+      index: number;
+      kind: 'plan';
+      startedAt: string;
+      finishedAt: string;
+      content: string | null;
+      toolCalls: ChatToolCall[];
+      usage: ChatUsage;
+      finishReason: string;
+    }
+  | {
+      index: number;
+      kind: 'call_tools';
+      startedAt: string;
+      finishedAt: string;
+      outcomes: ToolCallOutcome[];
+    }
+  | {
+      index: number;
+      kind: 'observe';
+      startedAt: string;
+      finishedAt: string;
+      /** What the model is shown of each result, after the token cut; one per call, in order. */
+      observations: Array<{ toolCallId: string; name: string; content: string; truncated: boolean }>;
+    }
+  | {
+      index: number;
+      kind: 'answer';
+      startedAt: string;
+      finishedAt: string;
+      answer: string;
+    };
+
+export interface AgentRun {
+  id: string;
+  status: RunStatus;
+  spec: RunSpec;
+  steps: AgentStep[];
+  answer?: string;
+  endReason?: EndReason;
+  error?: SerializedError;
+  usage: ChatUsage;
+  requestId?: string;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  /** Set when DELETE asked the run to stop; the executor stops at once or at its next step. */
+  cancelRequested?: boolean;
+  /** Times the run was (re)started: more than 1 means it was taken over after a restart. */
+  attempts: number;
+}
+
+export interface RunEnd {
+  status: 'completed' | 'failed' | 'cancelled';
+  endReason: EndReason;
+  answer?: string;
+  error?: SerializedError;
+}
+
+/**
+ * Where runs live: SQLite in embedded mode, Redis in distributed mode. Every write is durable
+ * when the promise resolves.
+ */
+export interface AgentRunStore {
+  create(run: AgentRun): Promise<void>;
+  get(id: string): Promise<AgentRun | undefined>;
+  /** Marks the run running (attempts + 1) and returns it; undefined if it is finished or gone. */
+  start(id: string): Promise<AgentRun | undefined>;
+  appendStep(id: string, step: AgentStep, usage: ChatUsage): Promise<void>;
+  finish(id: string, end: RunEnd): Promise<void>;
+  requestCancel(id: string): Promise<void>;
+  /** Runs queued or running: after a restart of the only process (embedded), they continue. */
+  unfinished(): Promise<string[]>;
+  close(): Promise<void>;
+}

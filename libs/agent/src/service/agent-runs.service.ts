@@ -1,0 +1,230 @@
+import { randomUUID } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import { KeelError, type AgentRunDto, type CreateAgentRunDto } from '@keel/contracts';
+import type { ChatClient, ChatTool } from '@keel/inference';
+import type { RequestContext } from '@keel/platform';
+import { getTokenizer } from '@keel/text';
+import { runAgentLoop } from '../loop/agent-loop.js';
+import { isFinished, type AgentRun, type AgentRunStore, type RunEnd, type RunSpec } from '../runs/types.js';
+import type { ToolDescriptor, ToolDispatch } from '../tool-types.js';
+import type { AgentQueue } from './agent-queue.js';
+
+export const AGENT_DEFAULTS = {
+  maxSteps: 8,
+  deadlineMs: 120_000,
+  tokenBudget: 32_000,
+  maxObservationTokens: 2_000,
+};
+
+/** What the service needs of the tool registry. */
+export interface ToolCatalog {
+  list(): ToolDescriptor[];
+  get(name: string): ToolDescriptor | undefined;
+}
+
+/** Cancels a run wherever it executes (pub/sub across replicas in distributed mode). */
+export interface CancelBus {
+  publish(runId: string): Promise<void>;
+  subscribe(onCancel: (runId: string) => void): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Why a run's signal fired when this process stops: the run stays unfinished for a takeover. */
+class ShuttingDown extends Error {}
+
+/**
+ * Agent runs: create (synchronously, or as an `agent` job), read, cancel; and the executor that
+ * runs the loop for a run id, wherever it was created. A run executes on this process's event
+ * loop (it is IO: model and tool calls); its steps are written as they end.
+ */
+export class AgentRunsService {
+  private readonly logger = new Logger('Agent');
+  /** Runs executing in this process, by id. */
+  private readonly active = new Map<string, AbortController>();
+
+  constructor(
+    private readonly deps: {
+      store: AgentRunStore;
+      queue: AgentQueue;
+      cancels: CancelBus;
+      chat: ChatClient | undefined;
+      tools: ToolCatalog;
+      dispatch: ToolDispatch;
+      /** Embedded: this process is the only executor, so it resumes what the last one left. */
+      resumeOnStart: boolean;
+    },
+  ) {}
+
+  async start(): Promise<void> {
+    await this.deps.cancels.subscribe((id) => this.active.get(id)?.abort(cancelled()));
+    await this.deps.queue.start((id, stop) => this.execute(id, stop));
+    if (!this.deps.resumeOnStart) return;
+    for (const id of await this.deps.store.unfinished()) {
+      const run = await this.deps.store.get(id);
+      if (!run) continue;
+      if (run.spec.async) {
+        this.logger.log(`resuming agent run ${id} after ${run.steps.length} steps`);
+        await this.deps.queue.enqueue(id);
+      } else {
+        // Its client went away with the process that served it: nobody waits for the answer.
+        await this.deps.store.finish(id, {
+          status: 'cancelled',
+          endReason: 'cancelled',
+          error: { code: 'CANCELLED', message: 'the API stopped during this synchronous run' },
+        });
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const controller of this.active.values()) controller.abort(new ShuttingDown());
+    await this.deps.queue.close();
+    await this.deps.cancels.close();
+  }
+
+  async create(dto: CreateAgentRunDto, ctx: RequestContext): Promise<AgentRun> {
+    if (!this.deps.chat) {
+      throw new KeelError('UNAVAILABLE', 'agent runs need an LLM: set LLM_URL and LLM_MODEL');
+    }
+    const tools = dto.tools ?? this.deps.tools.list().map((t) => t.name);
+    const unknown = tools.filter((name) => !this.deps.tools.get(name));
+    if (unknown.length > 0) {
+      throw new KeelError('TOOL_NOT_FOUND', `no tool named ${unknown.map((n) => `'${n}'`).join(', ')}`);
+    }
+    const spec: RunSpec = {
+      input: dto.input,
+      ...(dto.instructions ? { instructions: dto.instructions } : {}),
+      ...(dto.collection ? { collection: dto.collection } : {}),
+      tools,
+      maxSteps: dto.maxSteps ?? AGENT_DEFAULTS.maxSteps,
+      deadlineMs: dto.deadlineMs ?? AGENT_DEFAULTS.deadlineMs,
+      tokenBudget: dto.tokenBudget ?? AGENT_DEFAULTS.tokenBudget,
+      maxObservationTokens: AGENT_DEFAULTS.maxObservationTokens,
+      async: dto.async === true,
+    };
+    const run: AgentRun = {
+      id: randomUUID(),
+      status: 'queued',
+      spec,
+      steps: [],
+      usage: { promptTokens: 0, completionTokens: 0 },
+      requestId: ctx.requestId,
+      createdAt: new Date().toISOString(),
+      attempts: 0,
+    };
+    await this.deps.store.create(run);
+    if (spec.async) {
+      await this.deps.queue.enqueue(run.id);
+      return (await this.deps.store.get(run.id)) ?? run;
+    }
+    // Synchronous: executes here and ends with the request (its deadline, the client leaving).
+    await this.execute(run.id, ctx.signal, ctx.deadline);
+    return this.require(run.id);
+  }
+
+  async require(id: string): Promise<AgentRun> {
+    const run = await this.deps.store.get(id);
+    if (!run) throw new KeelError('AGENT_RUN_NOT_FOUND', `no agent run '${id}'`);
+    return run;
+  }
+
+  /** Asks the run to stop, wherever it runs; the run ends `cancelled` and its calls are aborted. */
+  async cancel(id: string): Promise<AgentRun> {
+    const run = await this.require(id);
+    if (isFinished(run.status)) {
+      throw new KeelError('AGENT_RUN_FINISHED', `agent run '${id}' already ended (${run.status})`);
+    }
+    await this.deps.store.requestCancel(id);
+    const local = this.active.get(id);
+    if (local) local.abort(cancelled());
+    else await this.deps.cancels.publish(id);
+    if (run.status === 'queued' && !local) {
+      // Not started anywhere yet: it ends now, and an executor that picks it up finds it ended.
+      await this.deps.store.finish(id, {
+        status: 'cancelled',
+        endReason: 'cancelled',
+        error: { code: 'CANCELLED', message: 'cancelled before it started' },
+      });
+    }
+    return this.require(id);
+  }
+
+  /**
+   * Runs the loop for one run until it ends, or until `stop` fires for a shutdown (then the run
+   * stays unfinished, to be taken over).
+   */
+  async execute(id: string, stop: AbortSignal, requestDeadline?: number): Promise<'ended' | 'interrupted'> {
+    const run = await this.deps.store.start(id);
+    if (!run) return 'ended';
+    const controller = new AbortController();
+    const onStop = () =>
+      controller.abort(stop.reason instanceof KeelError ? stop.reason : new ShuttingDown());
+    // A synchronous run's request signal means the client left or its deadline passed.
+    const forward = () =>
+      controller.abort(
+        requestDeadline !== undefined && Date.now() >= requestDeadline ? deadlinePassed() : stopReason(stop),
+      );
+    if (requestDeadline === undefined) stop.addEventListener('abort', onStop, { once: true });
+    else stop.addEventListener('abort', forward, { once: true });
+    if (stop.aborted) (requestDeadline === undefined ? onStop : forward)();
+    if (run.cancelRequested) controller.abort(cancelled());
+
+    const started = Date.parse(run.startedAt ?? run.createdAt);
+    const deadline = Math.min(started + run.spec.deadlineMs, requestDeadline ?? Infinity);
+    const timer = setTimeout(() => controller.abort(deadlinePassed()), Math.max(0, deadline - Date.now()));
+    this.active.set(id, controller);
+    try {
+      const end: RunEnd = await runAgentLoop(
+        run,
+        {
+          chat: this.deps.chat!,
+          dispatch: this.deps.dispatch,
+          tools: this.offered(run.spec.tools),
+          store: this.deps.store,
+          tokenizer: getTokenizer('o200k_base'),
+        },
+        { signal: controller.signal, deadline, ...(run.requestId ? { requestId: run.requestId } : {}) },
+      );
+      if (controller.signal.reason instanceof ShuttingDown) return 'interrupted';
+      await this.deps.store.finish(id, end);
+      this.logger.log(`agent run ${id} ${end.status} (${end.endReason})`);
+      return 'ended';
+    } finally {
+      clearTimeout(timer);
+      this.active.delete(id);
+      stop.removeEventListener('abort', onStop);
+      stop.removeEventListener('abort', forward);
+    }
+  }
+
+  private offered(names: readonly string[]): ChatTool[] {
+    return names
+      .map((name) => this.deps.tools.get(name))
+      .filter((t): t is ToolDescriptor => t !== undefined)
+      .map((t) => ({ name: t.name, description: t.description, parameters: t.parameters }));
+  }
+}
+
+function cancelled(): KeelError {
+  return new KeelError('CANCELLED', 'the run was cancelled');
+}
+
+function deadlinePassed(): KeelError {
+  return new KeelError('DEADLINE_EXCEEDED', 'the run passed its deadline');
+}
+
+function stopReason(signal: AbortSignal): KeelError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof KeelError) return reason;
+  return new KeelError('CANCELLED', 'the client went away before the run answered');
+}
+
+/** The API's view of a run (the request id stays in the logs). */
+export function toRunDto(run: AgentRun): AgentRunDto {
+  const { requestId: _requestId, cancelRequested: _cancel, spec, steps, ...rest } = run;
+  return {
+    ...rest,
+    spec: { ...spec },
+    steps: steps.map((s) => ({ ...s })),
+  };
+}
