@@ -6,10 +6,11 @@ import {
   ApiNotFoundResponse,
   ApiBadGatewayResponse,
   ApiOkResponse,
-  ApiProduces,
+  ApiExtraModels,
   ApiServiceUnavailableResponse,
   ApiTags,
   ApiTooManyRequestsResponse,
+  getSchemaPath,
 } from '@nestjs/swagger';
 import {
   ErrorResponseDto,
@@ -74,11 +75,18 @@ export class QueryController {
    */
   @Post('query')
   @HttpCode(200)
-  @ApiProduces('application/json', 'text/event-stream')
+  @ApiExtraModels(QueryResponseDto)
   @ApiOkResponse({
-    type: QueryResponseDto,
     description:
-      'application/json: the answer. text/event-stream: events `contexts` ({ contexts }), `delta` ({ text }), then `done` (this body) or `error` ({ code, message, requestId }).',
+      'application/json: the answer. text/event-stream (when the request accepts it): events `contexts` ({ contexts }), `delta` ({ text }), then `done` (the JSON answer) or `error` ({ code, message, requestId }). Errors before the first event are JSON with their status.',
+    content: {
+      'application/json': { schema: { $ref: getSchemaPath(QueryResponseDto) } },
+      'text/event-stream': {
+        schema: { type: 'string' },
+        example:
+          'event: contexts\ndata: {"contexts":[…]}\n\nevent: delta\ndata: {"text":"Keel reads"}\n\nevent: done\ndata: {"answer":"…","mode":"generated",…}\n\n',
+      },
+    },
   })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'COLLECTION_NOT_FOUND' })
   @ApiBadGatewayResponse({ type: ErrorResponseDto, description: 'LLM_REJECTED, LLM_INVALID' })
