@@ -419,6 +419,39 @@ describe('stream', () => {
     await llm.waitForClosedEarly(1);
   });
 
+  it('takes one JSON completion from a server that ignores stream: true', async () => {
+    await start([]);
+    const raw = createServer((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(
+        JSON.stringify({
+          model: 'other',
+          choices: [{ message: { role: 'assistant', content: 'whole' }, finish_reason: 'stop' }],
+          usage: { prompt_tokens: 4, completion_tokens: 1 },
+        }),
+      );
+    });
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = raw.address() as AddressInfo;
+      const client = createChatClient(config({ url: `http://127.0.0.1:${port}` }));
+      const events = await collect(client.stream(ASK, {}));
+      expect(events).toEqual([
+        { type: 'delta', text: 'whole' },
+        {
+          type: 'done',
+          completion: expect.objectContaining({
+            model: 'other',
+            content: 'whole',
+            usage: { promptTokens: 4, completionTokens: 1, estimated: false },
+          }),
+        },
+      ]);
+    } finally {
+      raw.close();
+    }
+  });
+
   it('stops a slow stream at the deadline with DEADLINE_EXCEEDED', async () => {
     await start([{ content: 'a b c d e f g h i j k l m n o p', chunkDelayMs: 100 }]);
     const error = await failure(
