@@ -1,5 +1,5 @@
 import { KeelError } from '@keel/contracts/jobs';
-import { postJson, stoppedError } from './http.js';
+import { EMBEDDING_ERRORS, postJson, stoppedError } from './http.js';
 import { ResponseShapeError, wireFor, type EmbeddingWire } from './protocols.js';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './retry.js';
 import type {
@@ -85,7 +85,7 @@ class HttpEmbeddingClient implements EmbeddingClient {
   }
 
   async embed(texts: readonly string[], options: EmbedOptions): Promise<number[][]> {
-    if (options.signal?.aborted) throw stoppedError(options);
+    if (options.signal?.aborted) throw stoppedError(options.signal, EMBEDDING_ERRORS);
     if (options.deadline !== undefined && Date.now() >= options.deadline) {
       throw new KeelError('DEADLINE_EXCEEDED', 'the deadline passed before the embeddings came');
     }
@@ -109,7 +109,11 @@ class HttpEmbeddingClient implements EmbeddingClient {
           results[index] = await this.#embedBatch(batches[index], options, stop.signal);
         } catch (error) {
           if (failure === undefined) {
-            failure = { error: options.signal?.aborted ? stoppedError(options) : error };
+            failure = {
+              error: options.signal?.aborted
+                ? stoppedError(options.signal, EMBEDDING_ERRORS)
+                : error,
+            };
             stop.abort();
           }
         }
@@ -136,6 +140,7 @@ class HttpEmbeddingClient implements EmbeddingClient {
       signal: options.signal,
       stop,
       secrets: this.#secrets,
+      errors: EMBEDDING_ERRORS,
     });
     const where = `${this.#endpoint.origin}${this.#endpoint.pathname}`;
     try {

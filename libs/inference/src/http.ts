@@ -1,6 +1,39 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KeelError } from '@keel/contracts/jobs';
+import { KeelError, type ErrorCode } from '@keel/contracts/jobs';
 import { backoffDelay, retryAfterMs, type BackoffOptions } from './retry.js';
+
+/**
+ * The error codes and words of one kind of model server. Each client keeps its own family, so an
+ * embedding outage and an LLM outage stay apart in the API's codes, the logs and the alerts.
+ */
+export interface ErrorFamily {
+  /** 4xx other than 429. */
+  rejected: ErrorCode;
+  /** An answer the client cannot use (not JSON, wrong shape). */
+  invalid: ErrorCode;
+  /** 5xx, connection errors, timeouts, retries exhausted. */
+  unavailable: ErrorCode;
+  /** How a cancelled call is named: "the embedding call was cancelled". */
+  call: string;
+  /** What the call waits for: "the deadline passed before the embeddings came". */
+  result: string;
+}
+
+export const EMBEDDING_ERRORS: ErrorFamily = {
+  rejected: 'EMBEDDINGS_REJECTED',
+  invalid: 'EMBEDDINGS_INVALID',
+  unavailable: 'EMBEDDINGS_UNAVAILABLE',
+  call: 'the embedding call',
+  result: 'the embeddings',
+};
+
+export const CHAT_ERRORS: ErrorFamily = {
+  rejected: 'LLM_REJECTED',
+  invalid: 'LLM_INVALID',
+  unavailable: 'LLM_UNAVAILABLE',
+  call: 'the LLM call',
+  result: "the LLM's answer",
+};
 
 /** One JSON POST to a model server, with its deadline, cancellation and retries. */
 export interface PostJsonOptions {
@@ -19,12 +52,26 @@ export interface PostJsonOptions {
   stop?: AbortSignal;
   /** Strings no error message may contain (the API key). */
   secrets: readonly string[];
+  errors: ErrorFamily;
+}
+
+/**
+ * Reads a 2xx answer inside the attempt, i.e. under the attempt's timeout and still retryable:
+ * the whole JSON body for a plain call, the first bytes for a stream. Throws a KeelError for an
+ * answer no retry can fix; any other error counts as a broken connection.
+ */
+export type AcceptBody<T> = (response: Response, where: string) => Promise<T>;
+
+export interface Posted<T> {
+  value: T;
+  /** Attempts it took (1 = no retry). */
+  attempts: number;
 }
 
 /** The most of an error body quoted in a message: enough for the server's reason. */
 const QUOTE_CHARS = 200;
 
-type Attempt = { ok: true; value: unknown } | { ok: false; failure: Failure };
+type Attempt<T> = { ok: true; value: T } | { ok: false; failure: Failure };
 
 interface Failure {
   retryable: boolean;
@@ -34,24 +81,48 @@ interface Failure {
 }
 
 /**
- * POSTs `body` as JSON and returns the parsed JSON answer. Retries 429, 503, connection errors and
+ * POSTs `body` as JSON and returns the parsed JSON answer. See {@link post} for the retries and
+ * the errors.
+ */
+export async function postJson(options: PostJsonOptions): Promise<unknown> {
+  return (await post(options, jsonBody(options.errors))).value;
+}
+
+/** Reads the whole body as JSON; not JSON is the family's `invalid`, never retried. */
+export function jsonBody(errors: ErrorFamily): AcceptBody<unknown> {
+  return async (response, where) => {
+    const text = await response.text();
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new KeelError(errors.invalid, `${where} answered with invalid JSON`);
+    }
+  };
+}
+
+/**
+ * POSTs `body` as JSON and hands a 2xx answer to `accept`. Retries 429, 503, connection errors and
  * attempts that timed out, with full-jitter back-off or the server's `Retry-After`, never past the
  * deadline: a wait that would end after it fails the call at once instead (with the server's
- * `Retry-After` in the error, for Keel's own caller). Everything else fails at once:
- * `EMBEDDINGS_REJECTED` (4xx), `EMBEDDINGS_UNAVAILABLE` (5xx, retries exhausted),
- * `EMBEDDINGS_INVALID` (not JSON), `DEADLINE_EXCEEDED`, `CANCELLED`.
+ * `Retry-After` in the error, for Keel's own caller). Everything else fails at once, with the
+ * family's codes: `rejected` (4xx), `unavailable` (5xx, retries exhausted), `invalid` (what
+ * `accept` refused), or `DEADLINE_EXCEEDED`, `CANCELLED`.
+ *
+ * After `accept` returns, the response's body stays bound to the caller's signal, the sibling
+ * stop and the deadline (not to the attempt's timeout): a stream read later is still cancelled at
+ * the socket.
  *
  * The loop is hand-written rather than cockatiel's retry policy: cockatiel 4's back-off sleep does
  * not listen to the abort signal (a cancelled call would wait out a `Retry-After`), and its
  * back-off cannot say "give up now" when the server's wait outlasts the deadline.
  */
-export async function postJson(options: PostJsonOptions): Promise<unknown> {
+export async function post<T>(options: PostJsonOptions, accept: AcceptBody<T>): Promise<Posted<T>> {
   const outer = [options.signal, options.stop].filter((s): s is AbortSignal => s !== undefined);
   const attempts = options.maxRetries + 1;
   for (let attempt = 1; ; attempt++) {
     throwIfStopped(options);
-    const result = await attemptOnce(options, outer);
-    if (result.ok) return result.value;
+    const result = await attemptOnce(options, outer, accept);
+    if (result.ok) return { value: result.value, attempts: attempt };
     const { failure } = result;
     if (!failure.retryable) throw failure.error;
     if (attempt >= attempts) {
@@ -68,19 +139,32 @@ export async function postJson(options: PostJsonOptions): Promise<unknown> {
     try {
       await sleep(delay, undefined, outer.length > 0 ? { signal: AbortSignal.any(outer) } : {});
     } catch {
-      throw stoppedError(options);
+      throw stoppedError(options.signal, options.errors);
     }
   }
 }
 
-async function attemptOnce(options: PostJsonOptions, outer: AbortSignal[]): Promise<Attempt> {
+async function attemptOnce<T>(
+  options: PostJsonOptions,
+  outer: AbortSignal[],
+  accept: AcceptBody<T>,
+): Promise<Attempt<T>> {
   const where = describe(options.url);
+  const { errors } = options;
   const remaining = options.deadline === undefined ? Infinity : options.deadline - Date.now();
   if (remaining <= 0) throw deadlineError(where);
   // When the deadline comes before the attempt's own timeout, the timeout firing means the
   // deadline passed: no retry can help then.
   const byDeadline = remaining <= options.timeoutMs;
-  const timeout = AbortSignal.timeout(Math.max(1, Math.min(options.timeoutMs, remaining)));
+  // The attempt's timeout is a timer of our own, cleared once `accept` returns: a stream's body
+  // may then take longer than one attempt (the deadline still bounds it).
+  const timeout = new AbortController();
+  const timer = setTimeout(
+    () => timeout.abort(),
+    Math.max(1, Math.min(options.timeoutMs, remaining)),
+  );
+  const lifetime = [...outer];
+  if (options.deadline !== undefined) lifetime.push(AbortSignal.timeout(Math.max(1, remaining)));
   let status: number;
   let headers: Headers;
   let text: string;
@@ -91,33 +175,36 @@ async function attemptOnce(options: PostJsonOptions, outer: AbortSignal[]): Prom
       body: JSON.stringify(options.body),
       // A model server has no reason to redirect a POST; following one could carry the key away.
       redirect: 'manual',
-      signal: AbortSignal.any([timeout, ...outer]),
+      signal: AbortSignal.any([timeout.signal, ...lifetime]),
     });
     status = response.status;
     headers = response.headers;
+    if (status >= 200 && status < 300) return { ok: true, value: await accept(response, where) };
     text = await response.text();
   } catch (error) {
-    if (outer.some((s) => s.aborted)) throw stoppedError(options);
-    if (timeout.aborted) {
+    if (outer.some((s) => s.aborted)) throw stoppedError(options.signal, errors);
+    if (timeout.signal.aborted) {
       if (byDeadline) throw deadlineError(where);
-      return fail(true, unavailable(`${where} did not answer within ${options.timeoutMs} ms`));
-    }
-    return fail(
-      true,
-      unavailable(scrub(`could not reach ${where}: ${connectionReason(error)}`, options.secrets)),
-    );
-  }
-
-  if (status >= 200 && status < 300) {
-    try {
-      return { ok: true, value: JSON.parse(text) as unknown };
-    } catch {
       return fail(
-        false,
-        new KeelError('EMBEDDINGS_INVALID', `${where} answered with invalid JSON`),
+        true,
+        unavailable(errors, `${where} did not answer within ${options.timeoutMs} ms`),
       );
     }
+    if (options.deadline !== undefined && Date.now() >= options.deadline) {
+      throw deadlineError(where);
+    }
+    if (error instanceof KeelError) return fail(false, rephrase(error, error.message, options));
+    return fail(
+      true,
+      unavailable(
+        errors,
+        scrub(`could not reach ${where}: ${connectionReason(error)}`, options.secrets),
+      ),
+    );
+  } finally {
+    clearTimeout(timer);
   }
+
   const quoted = quote(text, options.secrets);
   if (status === 429 || status === 503) {
     const wait = retryAfterMs(headers);
@@ -127,7 +214,7 @@ async function attemptOnce(options: PostJsonOptions, outer: AbortSignal[]): Prom
         retryable: true,
         retryAfterMs: wait,
         error: new KeelError(
-          'EMBEDDINGS_UNAVAILABLE',
+          errors.unavailable,
           `${where} answered ${status}${quoted}`,
           undefined,
           wait === undefined ? undefined : Math.ceil(wait / 1000),
@@ -135,40 +222,46 @@ async function attemptOnce(options: PostJsonOptions, outer: AbortSignal[]): Prom
       },
     };
   }
-  if (status >= 500) return fail(false, unavailable(`${where} answered ${status}${quoted}`));
+  if (status >= 500)
+    return fail(false, unavailable(errors, `${where} answered ${status}${quoted}`));
   return fail(
     false,
-    new KeelError('EMBEDDINGS_REJECTED', `${where} refused the request: ${status}${quoted}`),
+    new KeelError(errors.rejected, `${where} refused the request: ${status}${quoted}`),
   );
 }
 
-function fail(retryable: boolean, error: KeelError): Attempt {
+function fail(retryable: boolean, error: KeelError): Attempt<never> {
   return { ok: false, failure: { retryable, error } };
 }
 
-function unavailable(message: string): KeelError {
-  return new KeelError('EMBEDDINGS_UNAVAILABLE', message);
+function unavailable(errors: ErrorFamily, message: string): KeelError {
+  return new KeelError(errors.unavailable, message);
 }
 
-function deadlineError(where: string): KeelError {
+export function deadlineError(where: string): KeelError {
   return new KeelError('DEADLINE_EXCEEDED', `the deadline passed before ${where} answered`);
 }
 
 function throwIfStopped(options: PostJsonOptions): void {
-  if (options.signal?.aborted || options.stop?.aborted) throw stoppedError(options);
+  if (options.signal?.aborted || options.stop?.aborted) {
+    throw stoppedError(options.signal, options.errors);
+  }
   if (options.deadline !== undefined && Date.now() >= options.deadline) {
     throw deadlineError(describe(options.url));
   }
 }
 
 /** The error of a call its caller (or a failed sibling) stopped: the caller's reason wins. */
-export function stoppedError(options: Pick<PostJsonOptions, 'signal'>): KeelError {
-  const reason: unknown = options.signal?.aborted ? options.signal.reason : undefined;
+export function stoppedError(
+  signal: AbortSignal | undefined,
+  errors: ErrorFamily = EMBEDDING_ERRORS,
+): KeelError {
+  const reason: unknown = signal?.aborted ? signal.reason : undefined;
   if (reason instanceof KeelError) return reason;
   if (reason instanceof DOMException && reason.name === 'TimeoutError') {
-    return new KeelError('DEADLINE_EXCEEDED', 'the deadline passed before the embeddings came');
+    return new KeelError('DEADLINE_EXCEEDED', `the deadline passed before ${errors.result} came`);
   }
-  return new KeelError('CANCELLED', 'the embedding call was cancelled');
+  return new KeelError('CANCELLED', `${errors.call} was cancelled`);
 }
 
 function rephrase(error: KeelError, message: string, options: PostJsonOptions): KeelError {
@@ -181,11 +274,11 @@ function rephrase(error: KeelError, message: string, options: PostJsonOptions): 
 }
 
 /** The endpoint without credentials or query, safe to put in a message. */
-function describe(url: URL): string {
+export function describe(url: URL): string {
   return `${url.origin}${url.pathname}`;
 }
 
-function connectionReason(error: unknown): string {
+export function connectionReason(error: unknown): string {
   const cause: unknown = error instanceof Error ? error.cause : undefined;
   if (cause instanceof Error) {
     const code = (cause as { code?: unknown }).code;

@@ -9,4 +9,5 @@ export type {
   EmbeddingPurpose,
 } from './types.js';
 export { toEmbedFunction, embeddingModelName } from './embed-function.js';
+export { createChatClient, chatEndpoint } from './chat-client.js';
 export type * from './chat-types.js';

@@ -19,6 +19,7 @@ export {
 } from './extract.js';
 export {
   DEFAULT_TEMPLATE,
+  ANSWER_SYSTEM_PROMPT,
   RAG_TEMPLATE,
   CONCISE_RAG_TEMPLATE,
   PROMPT_TEMPLATES,
@@ -26,6 +27,7 @@ export {
   renderTemplate,
   type ParsedTemplate,
 } from './templates.js';
+export { checkCitations, type CheckedCitations } from './citations.js';
 export { PackingError, PackBudgetTooSmallError, type PackingErrorCode } from './errors.js';
 export { boundRuns } from './runs.js';
 export { jaccard, shingles, SHINGLE_WORDS } from './dedup.js';

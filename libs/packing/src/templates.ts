@@ -31,6 +31,18 @@ export const CONCISE_RAG_TEMPLATE = [
 
 export const DEFAULT_TEMPLATE = RAG_TEMPLATE;
 
+/**
+ * The system message of a generated answer. The packed prompt (the user message) already says how
+ * to answer; this says it where chat models give instructions the most weight, and names the one
+ * citation form Keel checks (`[n]`, as the passages are numbered).
+ */
+export const ANSWER_SYSTEM_PROMPT = [
+  'You answer questions using only the numbered passages you are given.',
+  'Cite the passages that support each statement as [n], using the numbers in the passages, for',
+  'example [1] or [2][3]. Never cite a number that is not in the passages. If the passages do not',
+  'contain the answer, say so; do not answer from memory.',
+].join(' ');
+
 export const PROMPT_TEMPLATES: Readonly<Record<'rag' | 'concise', string>> = {
   rag: RAG_TEMPLATE,
   concise: CONCISE_RAG_TEMPLATE,

@@ -113,7 +113,10 @@ export async function rankPassages(steps: PipelineSteps, spec: RankSpec): Promis
   };
 }
 
-/** Packs the ranked passages into the budget and extracts the answer from what was packed. */
+/**
+ * Packs the ranked passages into the budget and extracts the answer from what was packed (unless
+ * `extractive` is false: an LLM will answer, and the pack job need not spend CPU on sentences).
+ */
 export function packAnswer(
   steps: PipelineSteps,
   options: {
@@ -121,6 +124,7 @@ export function packAnswer(
     ranked: readonly RankedHit[];
     budgetTokens: number;
     encoding: EncodingName;
+    extractive?: boolean;
   },
 ): Promise<PackResult> {
   return steps.pack({
@@ -135,6 +139,6 @@ export function packAnswer(
     })),
     budgetTokens: options.budgetTokens,
     encoding: options.encoding,
-    extractiveAnswer: true,
+    extractiveAnswer: options.extractive ?? true,
   });
 }

@@ -1,11 +1,16 @@
-import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
 import {
   ApiBadRequestResponse,
   ApiGatewayTimeoutResponse,
   ApiNotFoundResponse,
+  ApiBadGatewayResponse,
   ApiOkResponse,
+  ApiExtraModels,
+  ApiServiceUnavailableResponse,
   ApiTags,
   ApiTooManyRequestsResponse,
+  getSchemaPath,
 } from '@nestjs/swagger';
 import {
   ErrorResponseDto,
@@ -13,6 +18,7 @@ import {
   PackResponseDto,
   QueryRequestDto,
   QueryResponseDto,
+  type QueryStreamEvent,
   RerankRequestDto,
   RerankResponseDto,
   RetrieveRequestDto,
@@ -21,6 +27,7 @@ import {
 import { Ctx, type RequestContext } from '@keel/platform';
 import { AnswerQuery, PackService, RerankService } from '@keel/pipeline';
 import { RetrievalService } from '@keel/retrieval';
+import { sendEventStream, wantsEventStream, type SseEvent } from '../http/event-stream.js';
 
 @ApiTags('query')
 @ApiBadRequestResponse({ type: ErrorResponseDto })
@@ -60,11 +67,48 @@ export class QueryController {
     return this.packer.handle(dto, ctx);
   }
 
+  /**
+   * JSON by default; with `Accept: text/event-stream`, Server-Sent Events: `contexts`, `delta`s of
+   * the answer, then `done` with the JSON body (or `error` with `{ code, message, requestId }`).
+   * The response is written here (`@Res()`) because Nest has no POST event stream; the JSON path
+   * writes exactly what Nest would.
+   */
   @Post('query')
   @HttpCode(200)
-  @ApiOkResponse({ type: QueryResponseDto })
+  @ApiExtraModels(QueryResponseDto)
+  @ApiOkResponse({
+    description:
+      'application/json: the answer. text/event-stream (when the request accepts it): events `contexts` ({ contexts }), `delta` ({ text }), then `done` (the JSON answer) or `error` ({ code, message, requestId }). Errors before the first event are JSON with their status.',
+    content: {
+      'application/json': { schema: { $ref: getSchemaPath(QueryResponseDto) } },
+      'text/event-stream': {
+        schema: { type: 'string' },
+        example:
+          'event: contexts\ndata: {"contexts":[…]}\n\nevent: delta\ndata: {"text":"Keel reads"}\n\nevent: done\ndata: {"answer":"…","mode":"generated",…}\n\n',
+      },
+    },
+  })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'COLLECTION_NOT_FOUND' })
-  query(@Body() dto: QueryRequestDto, @Ctx() ctx: RequestContext): Promise<QueryResponseDto> {
-    return this.answer.execute(dto, ctx);
+  @ApiBadGatewayResponse({ type: ErrorResponseDto, description: 'LLM_REJECTED, LLM_INVALID' })
+  @ApiServiceUnavailableResponse({ type: ErrorResponseDto, description: 'LLM_UNAVAILABLE' })
+  async query(
+    @Body() dto: QueryRequestDto,
+    @Ctx() ctx: RequestContext,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
+    if (wantsEventStream(req)) {
+      await sendEventStream(res, queryEvents(this.answer.stream(dto, ctx)), ctx.requestId);
+      return;
+    }
+    res.status(200).json(await this.answer.execute(dto, ctx));
+  }
+}
+
+async function* queryEvents(events: AsyncIterable<QueryStreamEvent>): AsyncGenerator<SseEvent> {
+  for await (const e of events) {
+    if (e.type === 'contexts') yield { event: 'contexts', data: { contexts: e.contexts } };
+    else if (e.type === 'delta') yield { event: 'delta', data: { text: e.text } };
+    else yield { event: 'done', data: e.response };
   }
 }

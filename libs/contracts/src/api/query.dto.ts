@@ -102,6 +102,15 @@ export class QueryRequestDto {
   @IsOptional()
   @IsBoolean()
   groupByDocument?: boolean;
+
+  @ApiPropertyOptional({
+    default: true,
+    description:
+      'With an LLM configured, generate the answer from the packed passages; false forces the extractive answer. Without an LLM the answer is always extractive.',
+  })
+  @IsOptional()
+  @IsBoolean()
+  generate?: boolean;
 }
 
 export class ContextPassageDto {
@@ -128,11 +137,20 @@ export class ContextPassageDto {
 }
 
 export class UsageDto {
-  @ApiProperty({ description: 'Tokens of the packed prompt.' })
+  @ApiProperty({
+    description:
+      "Extractive: tokens of the packed prompt. Generated: the LLM's prompt tokens (system message and packed prompt).",
+  })
   promptTokens!: number;
 
-  @ApiProperty()
+  @ApiProperty({ description: "Generated: the LLM's completion tokens; extractive: 0." })
   completionTokens!: number;
+
+  @ApiPropertyOptional({
+    description:
+      "Present (true) when the LLM reported no usage and Keel counted the tokens itself (o200k_base): an estimate, as the model's tokenizer may differ.",
+  })
+  estimated?: boolean;
 }
 
 export class QueryResponseDto {
@@ -142,8 +160,20 @@ export class QueryResponseDto {
   @ApiProperty({ enum: ['generated', 'extractive'] })
   mode!: 'generated' | 'extractive';
 
-  @ApiProperty({ type: [CitationDto] })
+  @ApiProperty({
+    type: [CitationDto],
+    description:
+      'The packed passages the answer cites, in marker order. Generated answers are checked: only markers of passages in the context count.',
+  })
   citations!: CitationDto[];
+
+  @ApiPropertyOptional({
+    type: [Number],
+    example: [9],
+    description:
+      'Generated answers only: markers the answer cites that no packed passage carries (the model made them up). They are left in the answer text and dropped from citations.',
+  })
+  unsupportedCitations?: number[];
 
   @ApiProperty({ type: [ContextPassageDto] })
   contexts!: ContextPassageDto[];
@@ -162,7 +192,18 @@ export class QueryResponseDto {
   @ApiProperty({
     type: 'object',
     additionalProperties: { type: 'number' },
-    description: 'Milliseconds per stage: retrieve, rerank, pack, total.',
+    description:
+      'Milliseconds per stage: retrieve, rerank, pack, generate (generated answers), total.',
   })
   timings!: Record<string, number>;
 }
+
+/**
+ * The events of `POST /v1/query` with `Accept: text/event-stream`, in order: one `contexts`, then
+ * `delta`s of answer text, then one `done` with the whole response (the JSON body of the plain
+ * call). A failure after the stream began is one `error` event instead of `done`.
+ */
+export type QueryStreamEvent =
+  | { type: 'contexts'; contexts: ContextPassageDto[] }
+  | { type: 'delta'; text: string }
+  | { type: 'done'; response: QueryResponseDto };

@@ -235,10 +235,29 @@ export class EnvSchema {
   @IsUrl({ ...url, protocols: ['http', 'https'] })
   LLM_URL?: string;
 
+  /** Required with LLM_URL: the body of every chat-completions request names it. */
   @Transform(emptyToUndefined)
-  @IsOptional()
-  @IsString()
+  @ValidateIf((env: EnvSchema) => env.LLM_MODEL !== undefined || env.LLM_URL !== undefined)
+  @IsString({ message: 'LLM_MODEL is required when LLM_URL is set' })
+  @MinLength(1)
   LLM_MODEL?: string;
+
+  /**
+   * Deadline of one attempt at the LLM: the whole answer, or a stream's first byte (the request's
+   * deadline may cut it). Generation is slow, hence a minute.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(600_000)
+  LLM_TIMEOUT_MS = 60_000;
+
+  /** Retries of a chat request on 429, 503, connection errors and timeouts, before any answer. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(10)
+  LLM_MAX_RETRIES = 2;
 
   @Transform(emptyToUndefined)
   @IsOptional()

@@ -85,6 +85,45 @@ describe('the embeddings configuration', () => {
     expect(() => loadConfig({ ...SERVER, [name]: value })).toThrow(name);
   });
 
+  it('reads the LLM settings, with a minute per attempt and two retries by default', () => {
+    expect(loadConfig({}).llm).toBeUndefined();
+    expect(loadConfig({ LLM_URL: 'http://vllm:8000/v1', LLM_MODEL: 'llama' }).llm).toEqual({
+      url: 'http://vllm:8000/v1',
+      model: 'llama',
+      apiKey: undefined,
+      timeoutMs: 60_000,
+      maxRetries: 2,
+    });
+    expect(
+      loadConfig({
+        LLM_URL: 'http://vllm:8000',
+        LLM_MODEL: 'llama',
+        LLM_API_KEY: 'sk-llm',
+        LLM_TIMEOUT_MS: '5000',
+        LLM_MAX_RETRIES: '0',
+      }).llm,
+    ).toMatchObject({ apiKey: 'sk-llm', timeoutMs: 5_000, maxRetries: 0 });
+  });
+
+  it('requires LLM_MODEL with LLM_URL', () => {
+    expect(() => loadConfig({ LLM_URL: 'http://vllm:8000' })).toThrow(
+      /LLM_MODEL is required when LLM_URL is set/,
+    );
+    expect(() => loadConfig({ LLM_URL: 'http://vllm:8000', LLM_MODEL: '' })).toThrow(
+      /LLM_MODEL is required/,
+    );
+  });
+
+  it.each([
+    ['LLM_TIMEOUT_MS', '10'],
+    ['LLM_TIMEOUT_MS', '999999999'],
+    ['LLM_MAX_RETRIES', '-1'],
+    ['LLM_MAX_RETRIES', '11'],
+  ])('refuses %s=%s', (name, value) => {
+    const env = { LLM_URL: 'http://vllm:8000', LLM_MODEL: 'llama', [name]: value };
+    expect(() => loadConfig(env)).toThrow(name);
+  });
+
   it('never quotes the API key when it refuses a configuration', () => {
     let message = '';
     try {

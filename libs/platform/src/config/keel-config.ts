@@ -40,7 +40,8 @@ export interface KeelConfig {
     documentPrefix?: string;
   };
   rerank?: { url: string; protocol: EnvSchema['RERANK_PROTOCOL'] };
-  llm?: { url: string; model?: string; apiKey?: string };
+  /** The chat-completions server; the shape of `@keel/inference`'s ChatClientConfig. */
+  llm?: { url: string; model: string; apiKey?: string; timeoutMs: number; maxRetries: number };
   pool: { threads?: number; maxQueue: number };
   ingest: { maxBacklog: number; timeoutMs: number };
   jobs: { retentionHours: number };
@@ -117,7 +118,14 @@ export function loadConfig(env: Record<string, string | undefined>): KeelConfig 
       ? { url: parsed.RERANK_URL, protocol: parsed.RERANK_PROTOCOL }
       : undefined,
     llm: parsed.LLM_URL
-      ? { url: parsed.LLM_URL, model: parsed.LLM_MODEL, apiKey: parsed.LLM_API_KEY }
+      ? {
+          url: parsed.LLM_URL,
+          // Validated: LLM_MODEL is required with LLM_URL.
+          model: parsed.LLM_MODEL!,
+          apiKey: parsed.LLM_API_KEY,
+          timeoutMs: parsed.LLM_TIMEOUT_MS,
+          maxRetries: parsed.LLM_MAX_RETRIES,
+        }
       : undefined,
     pool: { threads: parsed.KEEL_POOL_THREADS, maxQueue: parsed.KEEL_POOL_MAX_QUEUE },
     ingest: {

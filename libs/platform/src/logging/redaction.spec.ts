@@ -23,6 +23,7 @@ describe('log redaction', () => {
     EMBEDDINGS_MODEL: 'm',
     EMBEDDINGS_API_KEY: 'sk-embed-1234',
     LLM_URL: 'http://llm:8000',
+    LLM_MODEL: 'llama',
     LLM_API_KEY: 'sk-llm-5678',
     KEEL_ADMIN_TOKEN: 'admin-token-0123456789',
   };

@@ -1,0 +1,71 @@
+import { Logger } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { KeelError, toKeelError } from '@keel/contracts/jobs';
+
+/** True when the client asked for Server-Sent Events; anything else keeps the JSON answer. */
+export function wantsEventStream(req: Request): boolean {
+  const accept = req.headers.accept;
+  if (!accept) return false;
+  return accept.split(',').some((part) => {
+    const [type, ...params] = part.trim().split(';');
+    if (type.trim().toLowerCase() !== 'text/event-stream') return false;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  });
+}
+
+const logger = new Logger('EventStream');
+
+/** One Server-Sent Event: its name and its data (sent as one line of JSON). */
+export interface SseEvent {
+  event: string;
+  data: unknown;
+}
+
+/**
+ * Sends `events` as SSE. The headers go only with
+ * the first event: whatever fails before it (validation, a missing collection, an LLM that could
+ * not be reached) is thrown to the exception filter and answered with its status and JSON body.
+ * After that the status is spent, so a failure becomes one `error` event `{ code, message,
+ * requestId }` and the stream ends. A client that goes away aborts the request's signal (the
+ * request-context middleware), which stops the work upstream; nothing more is written then.
+ */
+export async function sendEventStream(
+  res: Response,
+  events: AsyncIterable<SseEvent>,
+  requestId: string,
+): Promise<void> {
+  const iterator = events[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  res.status(200);
+  res.setHeader('content-type', 'text/event-stream; charset=utf-8');
+  res.setHeader('cache-control', 'no-cache, no-transform');
+  // Reverse proxies (nginx) buffer responses unless told not to; a buffered stream is no stream.
+  res.setHeader('x-accel-buffering', 'no');
+  res.flushHeaders();
+  try {
+    for (let next = first; !next.done; next = await iterator.next()) {
+      if (!write(res, next.value)) break;
+    }
+  } catch (error) {
+    const known = toKeelError(error);
+    if (!known) logger.error({ msg: 'unhandled error in a stream', err: error, requestId });
+    const keel =
+      known ?? new KeelError('INTERNAL', 'internal error; see the server log for this request id');
+    write(res, {
+      event: 'error',
+      data: { code: keel.code, message: keel.message, requestId },
+    });
+  } finally {
+    await iterator.return?.();
+    if (!res.writableEnded) res.end();
+  }
+}
+
+/** Writes one event; false once the client is gone. */
+function write(res: Response, { event, data }: SseEvent): boolean {
+  if (res.destroyed || res.writableEnded) return false;
+  // JSON has no raw newlines, so each event is one data line.
+  res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  return true;
+}
