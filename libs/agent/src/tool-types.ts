@@ -67,8 +67,7 @@ export type ToolCallOutcome = {
   durationMs: number;
   attempts: number;
 } & (
-  | { ok: true; result: unknown }
-  | { ok: false; error: { code: ToolErrorCode; message: string } }
+  { ok: true; result: unknown } | { ok: false; error: { code: ToolErrorCode; message: string } }
 );
 
 export interface DispatchOptions {
