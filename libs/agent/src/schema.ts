@@ -41,9 +41,11 @@ export function compileSchema(
     return ajv.compile(rest);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    throw new KeelError('TOOL_INVALID', `tool ${tool}: ${field} is not a valid JSON Schema`, [
-      { field, message },
-    ]);
+    throw new KeelError(
+      'TOOL_INVALID',
+      `tool ${tool}: ${field} is not a valid JSON Schema: ${message}`,
+      [{ field, message }],
+    );
   }
 }
 
