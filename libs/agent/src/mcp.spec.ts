@@ -45,7 +45,7 @@ describe.each(transports)('MCP tools over %s', (_label, declare) => {
       [{ id: 'c', name, arguments: JSON.stringify(args) }],
       { signal: signal ?? new AbortController().signal, deadline: Date.now() + ms },
     );
-    return outcome!;
+    return outcome;
   }
 
   async function slowStats(): Promise<{ slowAborted: number; slowStarted: number }> {

@@ -26,7 +26,7 @@ const FILE_SCHEMA = {
       items: {
         type: 'object',
         required: ['name', 'transport'],
-        properties: { transport: { enum: ['stdio', 'http'] } },
+        properties: { name: { type: 'string' }, transport: { enum: ['stdio', 'http'] } },
       },
     },
   },
