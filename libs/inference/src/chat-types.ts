@@ -62,8 +62,7 @@ export interface ChatCompletion {
 
 /** One event of a streamed completion: text as it comes, then the whole completion once. */
 export type ChatStreamEvent =
-  | { type: 'delta'; text: string }
-  | { type: 'done'; completion: ChatCompletion };
+  { type: 'delta'; text: string } | { type: 'done'; completion: ChatCompletion };
 
 /** A client of one chat-completions server. Safe to share. */
 export interface ChatClient {
