@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 /**
  * Settles with `promise`, or rejects with the signal's reason as soon as it aborts, whichever
  * comes first. This is what keeps one hung tool from delaying anything: a tool that ignores its
@@ -24,13 +26,10 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<
   });
 }
 
-/** A wait that ends early (rejecting) when `signal` aborts: cockatiel's back-off sleep cannot. */
+/**
+ * A wait that ends early (rejecting) when `signal` aborts, and leaves no listener behind when it
+ * does not: cockatiel's back-off sleep cannot be ended so.
+ */
 export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return raceAbort(
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
-    }),
-    signal,
-  );
+  return sleep(ms, undefined, { signal });
 }

@@ -23,7 +23,7 @@ import type {
   ToolDispatch,
 } from './tool-types.js';
 
-export interface DispatcherOptions {
+export interface ToolDispatcherOptions {
   /** Retries of an idempotent tool's transient failures (default 2: three attempts at most). */
   maxRetries?: number;
   /** Full-jitter exponential back-off: the first retry waits up to this (default 100 ms). */
@@ -78,7 +78,7 @@ export class ToolDispatcher implements ToolDispatch {
 
   constructor(
     private readonly registry: ToolRegistry,
-    options: DispatcherOptions = {},
+    options: ToolDispatcherOptions = {},
   ) {
     this.maxRetries = options.maxRetries ?? 2;
     this.baseDelayMs = options.retryBaseDelayMs ?? 100;

@@ -4,7 +4,7 @@ export { ToolError, toToolError } from './tool-error.js';
 export { ToolRegistry, TOOL_NAME, describeTool } from './registry.js';
 export type { RegisteredTool } from './registry.js';
 export { ToolDispatcher } from './dispatcher.js';
-export type { DispatcherOptions } from './dispatcher.js';
+export type { ToolDispatcherOptions } from './dispatcher.js';
 export { toolMetrics } from './metrics.js';
 export type { ToolMetrics } from './metrics.js';
 export { DEFAULT_TOOL_LIMITS } from './limits.js';
