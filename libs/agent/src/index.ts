@@ -5,3 +5,37 @@ export { AgentRunsService, toRunDto, AGENT_DEFAULTS, type ToolCatalog, type Canc
 export { runAgentLoop, nextState, rebuildMessages, AGENT_SYSTEM_PROMPT } from './loop/agent-loop.js';
 export { SqliteRunStore } from './runs/sqlite-run-store.js';
 export { RedisRunStore } from './runs/redis-run-store.js';
+export { ToolError, toToolError } from './tool-error.js';
+export { ToolRegistry, TOOL_NAME, describeTool } from './registry.js';
+export type { RegisteredTool } from './registry.js';
+export { ToolDispatcher } from './dispatcher.js';
+export type { ToolDispatcherOptions } from './dispatcher.js';
+export { toolMetrics } from './metrics.js';
+export type { ToolMetrics } from './metrics.js';
+export { DEFAULT_TOOL_LIMITS } from './limits.js';
+export type { ToolDefaults } from './limits.js';
+export { EgressPolicy, parseAllowedHosts } from './egress.js';
+export type { EgressRules } from './egress.js';
+export { GuardedHttp, MAX_REDIRECTS } from './http-request.js';
+export { createHttpTool, parseHttpToolDeclaration } from './http-tool.js';
+export type {
+  HeaderValue,
+  HttpMethod,
+  HttpTool,
+  HttpToolContext,
+  HttpToolDeclaration,
+} from './http-tool.js';
+export { envSecrets, SECRET_ENV_PREFIX } from './secrets.js';
+export type { SecretSource } from './secrets.js';
+export { McpServerConnection, MCP_SERVER_NAME } from './mcp.js';
+export type {
+  McpConnectOptions,
+  McpHttpDeclaration,
+  McpServerDeclaration,
+  McpStdioDeclaration,
+} from './mcp.js';
+export { loadToolsFile, parseToolsFile, registerToolsFile } from './tools-file.js';
+export type { ConfiguredTools, ToolsFile } from './tools-file.js';
+export { fetchDocumentTool, searchCollectionTool } from './builtin.js';
+export type { FetchDocumentArgs, SearchCollectionArgs } from './builtin.js';
+export { renderToolOutcome } from './render.js';

@@ -1,5 +1,6 @@
 import { Transform, Type } from 'class-transformer';
 import {
+  IsBoolean,
   IsIn,
   IsInt,
   IsOptional,
@@ -336,6 +337,88 @@ export class EnvSchema {
   @IsOptional()
   @IsIn(['ingest', 'search', 'rerank', 'pack', 'eval'], { each: true })
   KEEL_DIAGNOSTIC_INLINE_QUEUES?: Array<'ingest' | 'search' | 'rerank' | 'pack' | 'eval'>;
+
+  /**
+   * Hosts HTTP tools may call: names (`api.example.com`), `*.example.com` (subdomains) or `*`.
+   * Unset: none, so no HTTP tool can be registered until an operator says where tools may go.
+   */
+  @Transform(({ value }: { value: unknown }) =>
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .map((h) => h.trim())
+          .filter((h) => h !== '')
+      : value,
+  )
+  @IsOptional()
+  @Matches(/^(\*|(\*\.)?[A-Za-z0-9.:[\]_-]+)$/, {
+    each: true,
+    message: 'KEEL_TOOL_ALLOWED_HOSTS entries must be host names, *.domain patterns or *',
+  })
+  KEEL_TOOL_ALLOWED_HOSTS: string[] = [];
+
+  /** Lets HTTP tools reach private, loopback and CGNAT addresses (on-prem services, tests). */
+  @Transform(({ value }: { value: unknown }) =>
+    value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value,
+  )
+  @IsBoolean({ message: 'KEEL_TOOL_ALLOW_PRIVATE_NETWORKS must be true or false' })
+  KEEL_TOOL_ALLOW_PRIVATE_NETWORKS = false;
+
+  /** JSON file of HTTP tools and MCP servers registered at boot. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  KEEL_TOOLS_FILE?: string;
+
+  /** Bound of one tool call attempt unless the tool sets its own. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(600_000)
+  KEEL_TOOL_TIMEOUT_MS = 10_000;
+
+  /** Calls of one tool in flight at once (its bulkhead) unless the tool sets its own. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1_024)
+  KEEL_TOOL_MAX_CONCURRENCY = 8;
+
+  /** Calls that may wait for a busy tool; past it, TOOL_OVERLOADED. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(10_000)
+  KEEL_TOOL_MAX_QUEUE = 4;
+
+  /** Largest tool result (serialized JSON bytes) unless the tool sets its own. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1_024)
+  @Max(64 * 1024 * 1024)
+  KEEL_TOOL_MAX_RESULT_BYTES = 256 * 1024;
+
+  /** Retries of an idempotent tool's transient failures (timeouts, 5xx, dropped connections). */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(10)
+  KEEL_TOOL_MAX_RETRIES = 2;
+
+  /** Consecutive failures of a tool that open its circuit. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1_000)
+  KEEL_TOOL_BREAKER_FAILURES = 5;
+
+  /** How long an open circuit refuses calls before one trial call. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  KEEL_TOOL_BREAKER_HALF_OPEN_MS = 30_000;
 
   /** Time given to in-flight requests and jobs after SIGTERM. */
   @Type(() => Number)

@@ -135,3 +135,37 @@ describe('the embeddings configuration', () => {
     expect(message).not.toContain('sk-live-999');
   });
 });
+
+describe('the tools configuration', () => {
+  it('allows no host and no private network by default, with bounded call limits', () => {
+    expect(loadConfig({}).tools).toEqual({
+      allowedHosts: [],
+      allowPrivateNetworks: false,
+      file: undefined,
+      defaults: { timeoutMs: 10_000, maxConcurrency: 8, maxResultBytes: 256 * 1024 },
+      dispatch: { maxRetries: 2, maxQueue: 4, breakerFailures: 5, halfOpenAfterMs: 30_000 },
+    });
+  });
+
+  it('reads the allow-list, the private-network switch and the tools file', () => {
+    const tools = loadConfig({
+      KEEL_TOOL_ALLOWED_HOSTS: 'api.example.com, *.example.org,,',
+      KEEL_TOOL_ALLOW_PRIVATE_NETWORKS: 'true',
+      KEEL_TOOLS_FILE: 'tools.json',
+      KEEL_TOOL_TIMEOUT_MS: '2500',
+    }).tools;
+    expect(tools.allowedHosts).toEqual(['api.example.com', '*.example.org']);
+    expect(tools.allowPrivateNetworks).toBe(true);
+    expect(tools.file).toMatch(/\/tools\.json$/);
+    expect(tools.defaults.timeoutMs).toBe(2_500);
+  });
+
+  it.each([
+    ['KEEL_TOOL_ALLOW_PRIVATE_NETWORKS', 'yes'],
+    ['KEEL_TOOL_ALLOWED_HOSTS', 'https://api.example.com/'],
+    ['KEEL_TOOL_TIMEOUT_MS', '0'],
+    ['KEEL_TOOL_MAX_RESULT_BYTES', '10'],
+  ])('refuses %s=%s', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+  });
+});

@@ -46,6 +46,22 @@ export interface KeelConfig {
   ingest: { maxBacklog: number; timeoutMs: number };
   jobs: { retentionHours: number };
   evaluation: { timeoutMs: number };
+  /** Agent tools: where HTTP tools may go, the tools file, and the bounds of a call. */
+  tools: {
+    allowedHosts: string[];
+    allowPrivateNetworks: boolean;
+    /** KEEL_TOOLS_FILE, resolved. */
+    file?: string;
+    /** What a tool gets when it does not set its own (`@keel/agent`'s ToolDefaults). */
+    defaults: { timeoutMs: number; maxConcurrency: number; maxResultBytes: number };
+    /** `@keel/agent`'s DispatcherOptions. */
+    dispatch: {
+      maxRetries: number;
+      maxQueue: number;
+      breakerFailures: number;
+      halfOpenAfterMs: number;
+    };
+  };
   shutdownGraceMs: number;
   /** DIAGNOSTIC ONLY: queues whose jobs run on the API event loop (see the env schema). */
   diagnosticInlineQueues: Array<'ingest' | 'search' | 'rerank' | 'pack' | 'eval'>;
@@ -134,6 +150,22 @@ export function loadConfig(env: Record<string, string | undefined>): KeelConfig 
     },
     jobs: { retentionHours: parsed.KEEL_JOB_RETENTION_HOURS },
     evaluation: { timeoutMs: parsed.KEEL_EVAL_TIMEOUT_MS },
+    tools: {
+      allowedHosts: parsed.KEEL_TOOL_ALLOWED_HOSTS,
+      allowPrivateNetworks: parsed.KEEL_TOOL_ALLOW_PRIVATE_NETWORKS,
+      file: parsed.KEEL_TOOLS_FILE ? resolve(parsed.KEEL_TOOLS_FILE) : undefined,
+      defaults: {
+        timeoutMs: parsed.KEEL_TOOL_TIMEOUT_MS,
+        maxConcurrency: parsed.KEEL_TOOL_MAX_CONCURRENCY,
+        maxResultBytes: parsed.KEEL_TOOL_MAX_RESULT_BYTES,
+      },
+      dispatch: {
+        maxRetries: parsed.KEEL_TOOL_MAX_RETRIES,
+        maxQueue: parsed.KEEL_TOOL_MAX_QUEUE,
+        breakerFailures: parsed.KEEL_TOOL_BREAKER_FAILURES,
+        halfOpenAfterMs: parsed.KEEL_TOOL_BREAKER_HALF_OPEN_MS,
+      },
+    },
     shutdownGraceMs: parsed.KEEL_SHUTDOWN_GRACE_MS,
     diagnosticInlineQueues: parsed.KEEL_DIAGNOSTIC_INLINE_QUEUES ?? [],
   };

@@ -1,0 +1,292 @@
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { KeelError, type ErrorDetail } from '@keel/contracts/jobs';
+import type { EgressPolicy } from './egress.js';
+import { describe, scrub, type GuardedHttp } from './http-request.js';
+import { DEFAULT_TOOL_LIMITS, type ToolDefaults } from './limits.js';
+import { isObject } from './registry.js';
+import { ajvDetails } from './schema.js';
+import { SECRET_ENV_PREFIX, type SecretSource } from './secrets.js';
+import { ToolError } from './tool-error.js';
+import type { JsonSchema, Tool, ToolInvocation } from './tool-types.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+/** A header value: literal, or the name of a secret read at call time. */
+export type HeaderValue = string | { secret: string };
+
+/** An HTTP tool as POST /v1/tools and the tools file declare it. */
+export interface HttpToolDeclaration {
+  name: string;
+  description: string;
+  parameters: JsonSchema;
+  result?: JsonSchema;
+  /** Default: true for GET, false otherwise (many APIs' PUT and DELETE are not, whatever the RFC says). */
+  idempotent?: boolean;
+  timeoutMs?: number;
+  maxConcurrency?: number;
+  maxResultBytes?: number;
+  http: {
+    method: HttpMethod;
+    /** `https://api.example.com/weather/{city}`: `{param}` in the path or query, URL-encoded. */
+    url: string;
+    headers?: Record<string, HeaderValue>;
+  };
+}
+
+/** What an HTTP tool needs from the process: the egress rules, its HTTP client, its secrets. */
+export interface HttpToolContext {
+  egress: EgressPolicy;
+  http: GuardedHttp;
+  secrets: SecretSource;
+  defaults?: ToolDefaults;
+}
+
+/** An HTTP tool keeps its declaration, secrets as names only, for GET /v1/tools to show. */
+export interface HttpTool extends Tool {
+  readonly declaration: HttpToolDeclaration;
+}
+
+const HEADER_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$";
+/** Headers the client sets itself; a declaration setting them would confuse the request. */
+const RESERVED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection']);
+
+const DECLARATION_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'description', 'parameters', 'http'],
+  properties: {
+    name: { type: 'string', pattern: '^[a-zA-Z0-9_-]{1,64}$' },
+    description: { type: 'string', minLength: 1, maxLength: 4096 },
+    parameters: { type: 'object' },
+    result: { type: 'object' },
+    idempotent: { type: 'boolean' },
+    timeoutMs: { type: 'integer', minimum: 1, maximum: 600_000 },
+    maxConcurrency: { type: 'integer', minimum: 1, maximum: 1024 },
+    maxResultBytes: { type: 'integer', minimum: 1, maximum: 64 * 1024 * 1024 },
+    http: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['method', 'url'],
+      properties: {
+        method: { enum: ['GET', 'POST', 'PUT', 'DELETE'] },
+        url: { type: 'string', minLength: 1, maxLength: 2048 },
+        headers: {
+          type: 'object',
+          propertyNames: { pattern: HEADER_NAME },
+          additionalProperties: {
+            anyOf: [
+              { type: 'string', maxLength: 8192, pattern: '^[^\\r\\n]*$' },
+              {
+                type: 'object',
+                additionalProperties: false,
+                required: ['secret'],
+                properties: { secret: { type: 'string', pattern: '^[A-Za-z0-9_]{1,64}$' } },
+              },
+            ],
+          },
+        },
+      },
+    },
+  },
+} as const;
+
+const validateDeclaration = new Ajv2020({ strict: true, allErrors: true }).compile(
+  DECLARATION_SCHEMA,
+);
+
+const PLACEHOLDER = /\{([^{}]*)\}/g;
+
+/**
+ * Checks a declaration's shape and meaning, or throws TOOL_INVALID with every problem in
+ * `details` (fields as JSON pointers under `prefix`, e.g. `/http/3` in the tools file). Nothing
+ * outside the declaration is consulted: the egress rules and secrets are createHttpTool's.
+ */
+export function parseHttpToolDeclaration(input: unknown, prefix = ''): HttpToolDeclaration {
+  if (!validateDeclaration(input)) {
+    throw invalid(input, ajvDetails(validateDeclaration.errors, prefix));
+  }
+  const declaration = input as unknown as HttpToolDeclaration;
+  const problems: ErrorDetail[] = [];
+  const bad = (field: string, message: string) =>
+    problems.push({ field: `${prefix}${field}`, message });
+  const { parameters } = declaration;
+  if (parameters.type !== 'object') bad('/parameters', "must have type: 'object'");
+  const properties = isObject(parameters.properties) ? parameters.properties : {};
+  const required = Array.isArray(parameters.required) ? parameters.required : [];
+  const template = declaration.http.url;
+  const origin = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(template)?.[0] ?? '';
+  if (origin.includes('{') || origin.includes('}')) {
+    // A parameter in the host would let the model pick where the request goes.
+    bad('/http/url', 'placeholders may only appear in the path and query, not the host');
+  }
+  for (const [, param] of template.matchAll(PLACEHOLDER)) {
+    if (param === undefined || !/^[a-zA-Z0-9_]+$/.test(param)) {
+      bad('/http/url', `{${param ?? ''}} is not a parameter name`);
+    } else if (!(param in properties) || !required.includes(param)) {
+      bad('/http/url', `{${param}} must be a required property of parameters`);
+    }
+  }
+  let url: URL | undefined;
+  try {
+    url = new URL(template.replace(PLACEHOLDER, 'x'));
+  } catch {
+    bad('/http/url', 'must be an absolute URL');
+  }
+  if (url && url.protocol !== 'https:' && url.protocol !== 'http:') {
+    bad('/http/url', 'must be an http or https URL');
+  }
+  if (url && (url.username !== '' || url.password !== '')) {
+    bad('/http/url', 'must not carry credentials; use a header with a secret');
+  }
+  for (const name of Object.keys(declaration.http.headers ?? {})) {
+    if (RESERVED_HEADERS.has(name.toLowerCase())) bad(`/http/headers/${name}`, 'is set by Keel');
+  }
+  if (problems.length > 0) throw invalid(input, problems);
+  return declaration;
+}
+
+/**
+ * An HTTP tool from a declaration. Throws TOOL_INVALID for a bad declaration, a host the egress
+ * rules refuse (allow-list, or an IP literal in a forbidden range) or a secret that is not set.
+ * The same rules are checked again on every call, on the resolved addresses and each redirect.
+ */
+export function createHttpTool(input: unknown, context: HttpToolContext, prefix = ''): HttpTool {
+  const declaration = parseHttpToolDeclaration(input, prefix);
+  const defaults = context.defaults ?? DEFAULT_TOOL_LIMITS;
+  const problems: ErrorDetail[] = [];
+  const target = new URL(declaration.http.url.replace(PLACEHOLDER, 'x'));
+  try {
+    context.egress.checkUrl(target);
+  } catch (error) {
+    problems.push({ field: `${prefix}/http/url`, message: (error as Error).message });
+  }
+  for (const [name, value] of Object.entries(declaration.http.headers ?? {})) {
+    if (typeof value !== 'string' && context.secrets(value.secret) === undefined) {
+      problems.push({
+        field: `${prefix}/http/headers/${name}`,
+        message: `secret ${value.secret} is not set (${SECRET_ENV_PREFIX}${value.secret})`,
+      });
+    }
+  }
+  if (problems.length > 0) throw invalid(declaration, problems);
+
+  const { method } = declaration.http;
+  return {
+    name: declaration.name,
+    description: declaration.description,
+    source: 'http',
+    parameters: declaration.parameters,
+    ...(declaration.result !== undefined ? { result: declaration.result } : {}),
+    idempotent: declaration.idempotent ?? method === 'GET',
+    timeoutMs: declaration.timeoutMs ?? defaults.timeoutMs,
+    maxConcurrency: declaration.maxConcurrency ?? defaults.maxConcurrency,
+    maxResultBytes: declaration.maxResultBytes ?? defaults.maxResultBytes,
+    declaration: structuredClone(declaration),
+    invoke: (args, invocation) => callHttpTool(declaration, context, args, invocation),
+  };
+}
+
+async function callHttpTool(
+  declaration: HttpToolDeclaration,
+  context: HttpToolContext,
+  args: unknown,
+  invocation: ToolInvocation,
+): Promise<unknown> {
+  const { name } = declaration;
+  const rest: Record<string, unknown> = { ...(isObject(args) ? args : {}) };
+  const expanded = declaration.http.url.replace(PLACEHOLDER, (_, param: string) => {
+    const value = rest[param];
+    delete rest[param];
+    return encodeURIComponent(typeof value === 'string' ? value : JSON.stringify(value));
+  });
+  const url = new URL(expanded);
+  const { method } = declaration.http;
+  let body: string | undefined;
+  if (method === 'GET' || method === 'DELETE') {
+    for (const [key, value] of Object.entries(rest)) {
+      for (const item of Array.isArray(value) ? (value as unknown[]) : [value]) {
+        if (item === undefined || item === null) continue;
+        url.searchParams.append(key, typeof item === 'string' ? item : JSON.stringify(item));
+      }
+    }
+  } else {
+    body = JSON.stringify(rest);
+  }
+  const { headers, secrets } = resolveHeaders(declaration, context.secrets);
+  if (invocation.requestId) headers['x-request-id'] ??= invocation.requestId;
+  const response = await context.http.request({
+    method,
+    url,
+    headers,
+    body,
+    signal: invocation.signal,
+    // The serialized result is checked again by the dispatcher; the raw body is the earlier bound.
+    maxBytes:
+      declaration.maxResultBytes ??
+      context.defaults?.maxResultBytes ??
+      DEFAULT_TOOL_LIMITS.maxResultBytes,
+    secrets,
+    tool: name,
+  });
+  const text = response.body.toString('utf8');
+  if (response.status < 200 || response.status >= 300) {
+    throw new ToolError(
+      'TOOL_FAILED',
+      `${name}: ${describe(response.url)} answered ${response.status}${quote(scrub(text, secrets))}`,
+      response.status >= 500 || response.status === 429,
+    );
+  }
+  if (/[/+]json\b/i.test(response.contentType)) {
+    if (text.trim() === '') return null;
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new ToolError(
+        'TOOL_FAILED',
+        `${name}: ${describe(response.url)} answered invalid JSON`,
+      );
+    }
+  }
+  return text;
+}
+
+function resolveHeaders(
+  declaration: HttpToolDeclaration,
+  source: SecretSource,
+): { headers: Record<string, string>; secrets: string[] } {
+  const headers: Record<string, string> = {};
+  const secrets: string[] = [];
+  for (const [name, value] of Object.entries(declaration.http.headers ?? {})) {
+    if (typeof value === 'string') {
+      headers[name.toLowerCase()] = value;
+      continue;
+    }
+    const secret = source(value.secret);
+    if (secret === undefined) {
+      throw new ToolError(
+        'TOOL_FAILED',
+        `${declaration.name}: secret ${value.secret} is no longer set (${SECRET_ENV_PREFIX}${value.secret})`,
+      );
+    }
+    headers[name.toLowerCase()] = secret;
+    secrets.push(secret);
+    // `Bearer <token>` is how most secrets travel; scrub the bare token as well as the header.
+    const bare = /^\S+\s+(\S+)$/.exec(secret)?.[1];
+    if (bare) secrets.push(bare);
+  }
+  return { headers, secrets };
+}
+
+const QUOTE_CHARS = 200;
+
+/** A short, one-line piece of an error body: the server's reason, without flooding the model. */
+function quote(text: string): string {
+  const compact = text.replace(/\s+/g, ' ').trim();
+  if (compact === '') return '';
+  return `: ${compact.length > QUOTE_CHARS ? `${compact.slice(0, QUOTE_CHARS)}…` : compact}`;
+}
+
+function invalid(input: unknown, details: ErrorDetail[]): KeelError {
+  const name = isObject(input) && typeof input.name === 'string' ? input.name : '(unnamed)';
+  return new KeelError('TOOL_INVALID', `the HTTP tool declaration ${name} is invalid`, details);
+}
