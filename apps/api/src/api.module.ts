@@ -11,15 +11,18 @@ import {
   type KeelConfig,
   type RuntimeInfo,
 } from '@keel/platform';
+import { AgentModule } from '@keel/agent/module';
 import { EvaluationModule } from '@keel/evaluation/module';
 import { PipelineModule } from '@keel/pipeline';
 import { RetrievalModule } from '@keel/retrieval';
+import { AgentController } from './controllers/agent.controller.js';
 import { CollectionsController } from './controllers/collections.controller.js';
 import { DocumentsController } from './controllers/documents.controller.js';
 import { EvaluationsController } from './controllers/evaluations.controller.js';
 import { HealthController } from './controllers/health.controller.js';
 import { JobsController } from './controllers/jobs.controller.js';
 import { QueryController } from './controllers/query.controller.js';
+import { ToolsController } from './controllers/tools.controller.js';
 import { AdminGuard } from './http/admin.guard.js';
 
 export interface ApiModuleOptions {
@@ -53,6 +56,7 @@ export class ApiModule implements NestModule {
         RetrievalModule,
         PipelineModule,
         EvaluationModule.forRoot({ version: options.version }),
+        AgentModule,
       ],
       controllers: [
         HealthController,
@@ -61,6 +65,8 @@ export class ApiModule implements NestModule {
         JobsController,
         QueryController,
         EvaluationsController,
+        ToolsController,
+        AgentController,
       ],
       providers: [AdminGuard],
     };

@@ -59,7 +59,10 @@ export async function runAgentLoop(
   let promptEstimate = estimateTokens(messages, deps.tokenizer);
   let state = nextState(steps);
 
-  const record = async (step: AgentStep, added: ChatUsage = { promptTokens: 0, completionTokens: 0 }) => {
+  const record = async (
+    step: AgentStep,
+    added: ChatUsage = { promptTokens: 0, completionTokens: 0 },
+  ) => {
     steps.push(step);
     usage.promptTokens += added.promptTokens;
     usage.completionTokens += added.completionTokens;
@@ -70,7 +73,8 @@ export async function runAgentLoop(
     for (;;) {
       const stop = stopReason(options);
       if (stop) return stop;
-      if (state.kind === 'done') return { status: 'completed', endReason: 'answer', answer: state.answer };
+      if (state.kind === 'done')
+        return { status: 'completed', endReason: 'answer', answer: state.answer };
 
       const startedAt = new Date().toISOString();
       if (state.kind === 'plan') {
@@ -101,7 +105,10 @@ export async function runAgentLoop(
             finishedAt: new Date().toISOString(),
             content: completion.content,
             toolCalls: completion.toolCalls,
-            usage: { promptTokens: completion.usage.promptTokens, completionTokens: completion.usage.completionTokens },
+            usage: {
+              promptTokens: completion.usage.promptTokens,
+              completionTokens: completion.usage.completionTokens,
+            },
             finishReason: completion.finishReason,
           },
           completion.usage,
@@ -114,7 +121,13 @@ export async function runAgentLoop(
         }
         const answer = completion.content ?? '';
         const at = new Date().toISOString();
-        await record({ index: steps.length, kind: 'answer', startedAt: at, finishedAt: at, answer });
+        await record({
+          index: steps.length,
+          kind: 'answer',
+          startedAt: at,
+          finishedAt: at,
+          answer,
+        });
         state = { kind: 'done', answer };
         continue;
       }
@@ -166,7 +179,11 @@ export async function runAgentLoop(
 
 function ended(reason: EndReason, message: string): RunEnd {
   const code = reason === 'max_steps' ? 'AGENT_MAX_STEPS' : 'AGENT_TOKEN_BUDGET';
-  return { status: 'failed', endReason: reason, error: { code, message } satisfies SerializedError };
+  return {
+    status: 'failed',
+    endReason: reason,
+    error: { code, message } satisfies SerializedError,
+  };
 }
 
 /** Cancelled or past the deadline: which, from the signal's reason. */
@@ -243,7 +260,8 @@ function estimateTokens(messages: readonly ChatMessage[], tokenizer: Tokenizer):
   for (const m of messages) {
     total += 4;
     if (m.content) total += tokenizer.count(m.content);
-    for (const c of m.toolCalls ?? []) total += tokenizer.count(c.name) + tokenizer.count(c.arguments);
+    for (const c of m.toolCalls ?? [])
+      total += tokenizer.count(c.name) + tokenizer.count(c.arguments);
   }
   return total;
 }

@@ -1,10 +1,11 @@
 import type { Tokenizer } from '@keel/text';
+import { renderToolOutcome } from '../render.js';
 import type { ToolCallOutcome } from '../tool-types.js';
 
 export interface Observation {
   toolCallId: string;
   name: string;
-  /** A JSON document: `{ "ok": true, "result": … }` or `{ "ok": false, "error": { code, message } }`. */
+  /** The outcome as `renderToolOutcome` labels it: untrusted output, or an error with its code. */
   content: string;
   truncated: boolean;
   tokens: number;
@@ -18,11 +19,12 @@ const CHARS_PER_TOKEN_BOUND = 6;
  * tokenizer. The text is cut by characters first, so a 256 KiB result costs the event loop the
  * tokenization of a few thousand tokens, not of the whole result.
  */
-export function observe(outcome: ToolCallOutcome, tokenizer: Tokenizer, maxTokens: number): Observation {
-  const body = outcome.ok
-    ? { ok: true, result: outcome.result }
-    : { ok: false, error: outcome.error };
-  const full = JSON.stringify(body) ?? 'null';
+export function observe(
+  outcome: ToolCallOutcome,
+  tokenizer: Tokenizer,
+  maxTokens: number,
+): Observation {
+  const full = renderToolOutcome(outcome);
   const base = { toolCallId: outcome.id, name: outcome.name };
   const head = full.slice(0, maxTokens * CHARS_PER_TOKEN_BOUND);
   const tokens = tokenizer.encode(head);

@@ -73,7 +73,7 @@ export class RedisRunStore implements AgentRunStore {
     return {
       id,
       status: fields.status as RunStatus,
-      spec: JSON.parse(fields.spec!) as AgentRun['spec'],
+      spec: JSON.parse(fields.spec) as AgentRun['spec'],
       steps: steps.map((s) => JSON.parse(s) as AgentStep),
       ...(fields.answer !== undefined ? { answer: fields.answer } : {}),
       ...(fields.endReason ? { endReason: fields.endReason as AgentRun['endReason'] } : {}),
@@ -83,7 +83,7 @@ export class RedisRunStore implements AgentRunStore {
         completionTokens: Number(fields.completionTokens ?? 0),
       },
       ...(fields.requestId ? { requestId: fields.requestId } : {}),
-      createdAt: fields.createdAt!,
+      createdAt: fields.createdAt,
       ...(fields.startedAt ? { startedAt: fields.startedAt } : {}),
       ...(fields.finishedAt ? { finishedAt: fields.finishedAt } : {}),
       ...(fields.cancelRequested ? { cancelRequested: true } : {}),

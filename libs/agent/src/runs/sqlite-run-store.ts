@@ -115,7 +115,9 @@ export class SqliteRunStore implements AgentRunStore {
 
   unfinished(): Promise<string[]> {
     const rows = this.db
-      .prepare(`SELECT id FROM agent_runs WHERE status IN ('queued', 'running') ORDER BY created_at`)
+      .prepare(
+        `SELECT id FROM agent_runs WHERE status IN ('queued', 'running') ORDER BY created_at`,
+      )
       .all() as Array<{ id: string }>;
     return Promise.resolve(rows.map((r) => r.id));
   }
@@ -127,8 +129,7 @@ export class SqliteRunStore implements AgentRunStore {
 
   private read(id: string): AgentRun | undefined {
     const row = this.db.prepare('SELECT * FROM agent_runs WHERE id = ?').get(id) as
-      | RunRow
-      | undefined;
+      RunRow | undefined;
     if (!row) return undefined;
     const steps = (
       this.db

@@ -73,6 +73,9 @@ export class RedisToolDeclarations implements ToolDeclarationStore {
 
   async all(): Promise<Array<{ name: string; declaration: unknown }>> {
     const all = await this.redis.hgetall(this.key);
-    return Object.entries(all).map(([name, d]) => ({ name, declaration: JSON.parse(d) as unknown }));
+    return Object.entries(all).map(([name, d]) => ({
+      name,
+      declaration: JSON.parse(d) as unknown,
+    }));
   }
 }

@@ -14,12 +14,7 @@ export function isFinished(status: RunStatus): boolean {
  * caller can tell a budget stop from a failure.
  */
 export type EndReason =
-  | 'answer'
-  | 'max_steps'
-  | 'deadline'
-  | 'token_budget'
-  | 'cancelled'
-  | 'error';
+  'answer' | 'max_steps' | 'deadline' | 'token_budget' | 'cancelled' | 'error';
 
 /** What the caller asked for; fixed when the run is created. */
 export interface RunSpec {
@@ -69,7 +64,12 @@ export type AgentStep =
       startedAt: string;
       finishedAt: string;
       /** What the model is shown of each result, after the token cut; one per call, in order. */
-      observations: Array<{ toolCallId: string; name: string; content: string; truncated: boolean }>;
+      observations: Array<{
+        toolCallId: string;
+        name: string;
+        content: string;
+        truncated: boolean;
+      }>;
     }
   | {
       index: number;

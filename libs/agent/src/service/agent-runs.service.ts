@@ -5,7 +5,13 @@ import type { ChatClient, ChatTool } from '@keel/inference';
 import type { RequestContext } from '@keel/platform';
 import { getTokenizer } from '@keel/text';
 import { runAgentLoop } from '../loop/agent-loop.js';
-import { isFinished, type AgentRun, type AgentRunStore, type RunEnd, type RunSpec } from '../runs/types.js';
+import {
+  isFinished,
+  type AgentRun,
+  type AgentRunStore,
+  type RunEnd,
+  type RunSpec,
+} from '../runs/types.js';
 import type { ToolDescriptor, ToolDispatch } from '../tool-types.js';
 import type { AgentQueue } from './agent-queue.js';
 
@@ -52,6 +58,8 @@ export class AgentRunsService {
       dispatch: ToolDispatch;
       /** Embedded: this process is the only executor, so it resumes what the last one left. */
       resumeOnStart: boolean;
+      /** Refreshes the tool list (registrations made on another replica). */
+      beforeCreate?: () => Promise<void>;
     },
   ) {}
 
@@ -86,10 +94,14 @@ export class AgentRunsService {
     if (!this.deps.chat) {
       throw new KeelError('UNAVAILABLE', 'agent runs need an LLM: set LLM_URL and LLM_MODEL');
     }
+    await this.deps.beforeCreate?.();
     const tools = dto.tools ?? this.deps.tools.list().map((t) => t.name);
     const unknown = tools.filter((name) => !this.deps.tools.get(name));
     if (unknown.length > 0) {
-      throw new KeelError('TOOL_NOT_FOUND', `no tool named ${unknown.map((n) => `'${n}'`).join(', ')}`);
+      throw new KeelError(
+        'TOOL_NOT_FOUND',
+        `no tool named ${unknown.map((n) => `'${n}'`).join(', ')}`,
+      );
     }
     const spec: RunSpec = {
       input: dto.input,
@@ -153,7 +165,11 @@ export class AgentRunsService {
    * Runs the loop for one run until it ends, or until `stop` fires for a shutdown (then the run
    * stays unfinished, to be taken over).
    */
-  async execute(id: string, stop: AbortSignal, requestDeadline?: number): Promise<'ended' | 'interrupted'> {
+  async execute(
+    id: string,
+    stop: AbortSignal,
+    requestDeadline?: number,
+  ): Promise<'ended' | 'interrupted'> {
     const run = await this.deps.store.start(id);
     if (!run) return 'ended';
     const controller = new AbortController();
@@ -162,7 +178,9 @@ export class AgentRunsService {
     // A synchronous run's request signal means the client left or its deadline passed.
     const forward = () =>
       controller.abort(
-        requestDeadline !== undefined && Date.now() >= requestDeadline ? deadlinePassed() : stopReason(stop),
+        requestDeadline !== undefined && Date.now() >= requestDeadline
+          ? deadlinePassed()
+          : stopReason(stop),
       );
     if (requestDeadline === undefined) stop.addEventListener('abort', onStop, { once: true });
     else stop.addEventListener('abort', forward, { once: true });
@@ -171,7 +189,10 @@ export class AgentRunsService {
 
     const started = Date.parse(run.startedAt ?? run.createdAt);
     const deadline = Math.min(started + run.spec.deadlineMs, requestDeadline ?? Infinity);
-    const timer = setTimeout(() => controller.abort(deadlinePassed()), Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(
+      () => controller.abort(deadlinePassed()),
+      Math.max(0, deadline - Date.now()),
+    );
     this.active.set(id, controller);
     try {
       const end: RunEnd = await runAgentLoop(
@@ -183,7 +204,11 @@ export class AgentRunsService {
           store: this.deps.store,
           tokenizer: getTokenizer('o200k_base'),
         },
-        { signal: controller.signal, deadline, ...(run.requestId ? { requestId: run.requestId } : {}) },
+        {
+          signal: controller.signal,
+          deadline,
+          ...(run.requestId ? { requestId: run.requestId } : {}),
+        },
       );
       if (controller.signal.reason instanceof ShuttingDown) return 'interrupted';
       await this.deps.store.finish(id, end);

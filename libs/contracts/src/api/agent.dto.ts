@@ -19,7 +19,13 @@ export const TOOL_NAME_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/;
 export const AGENT_MAX_STEPS_LIMIT = 50;
 export const AGENT_DEADLINE_MS_MAX = 3_600_000;
 export const AGENT_TOKEN_BUDGET_MAX = 2_000_000;
-export const AGENT_RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
+export const AGENT_RUN_STATUSES = [
+  'queued',
+  'running',
+  'completed',
+  'failed',
+  'cancelled',
+] as const;
 export const AGENT_END_REASONS = [
   'answer',
   'max_steps',
