@@ -63,6 +63,8 @@ export class BullmqAgentQueue implements AgentQueue {
         prefix: this.options.prefix,
         concurrency: this.options.concurrency,
         lockDuration: this.options.lockMs,
+        // The check that hands a dead replica's job on runs often enough to notice its lock expire.
+        stalledInterval: Math.max(1_000, Math.floor(this.options.lockMs / 2)),
         maxStalledCount: 3,
       },
     );

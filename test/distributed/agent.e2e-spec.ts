@@ -1,0 +1,140 @@
+// Agent runs in distributed mode: runs and registered tools in a real redis-server, async runs as
+// jobs on the BullMQ queue `agent` that every API replica consumes. A cancel reaches the replica
+// that executes the run; a replica killed mid-run loses its lock and another takes the run over
+// from its last persisted step. The LLM is the scripted chat-completions test double.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startScriptedLlm, type ScriptedLlm } from '../support/llm-server.js';
+import { startKeel, tempDir, type KeelServer } from '../support/keel-server.js';
+import { RedisServer } from '../support/redis.js';
+import { startToolServer, type ToolServer } from '../support/tool-server.js';
+
+async function until(check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('condition not met in time');
+}
+
+describe('agent runs (distributed)', () => {
+  let redis: RedisServer;
+  let llm: ScriptedLlm;
+  let tools: ToolServer;
+  const replicas: KeelServer[] = [];
+  const env = () => ({
+    REDIS_URL: redis.url,
+    LLM_URL: llm.url,
+    LLM_MODEL: 'scripted',
+    LLM_MAX_RETRIES: '0',
+    KEEL_TOOL_ALLOWED_HOSTS: '127.0.0.1',
+    KEEL_TOOL_ALLOW_PRIVATE_NETWORKS: 'true',
+    // Short locks: a dead replica's run comes back in seconds.
+    KEEL_JOB_LOCK_MS: '2000',
+  });
+  const replica = async () => {
+    const r = await startKeel({ dataDir: tempDir('keel-agent-dist-'), env: env() });
+    replicas.push(r);
+    return r;
+  };
+  const status = async (r: KeelServer, id: string) =>
+    (await r.request('GET', `/v1/agent/runs/${id}`)).body as Record<string, any>;
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    llm = await startScriptedLlm();
+    tools = await startToolServer();
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(replicas.map((r) => r.dispose()));
+    await llm?.close();
+    await tools?.close();
+    await redis?.stop();
+  });
+
+  it('a tool registered on one replica is served by the others', async () => {
+    const [a, b] = [await replica(), await replica()];
+    const res = await a.request('POST', '/v1/tools', {
+      name: 'slow',
+      description: 'sleeps',
+      parameters: {
+        type: 'object',
+        properties: { ms: { type: 'integer' } },
+        additionalProperties: false,
+      },
+      timeoutMs: 20_000,
+      http: { method: 'GET', url: `${tools.url}/slow` },
+    });
+    expect(res.status, res.text).toBe(201);
+    const listed = await b.request('GET', '/v1/tools');
+    expect(listed.body.tools.map((t: { name: string }) => t.name)).toContain('slow');
+  });
+
+  it('an async run on the agent queue completes, and any replica shows its steps', async () => {
+    llm.push({ toolCalls: [{ name: 'slow', arguments: { ms: 10 } }] }, { content: 'queued answer' });
+    const [a, b] = replicas;
+    const created = await a!.request('POST', '/v1/agent/runs', {
+      input: 'q',
+      tools: ['slow'],
+      async: true,
+    });
+    expect(created.status, created.text).toBe(202);
+    const id = created.body.id as string;
+    await until(async () => (await status(b!, id)).status === 'completed');
+    const done = await status(b!, id);
+    expect(done).toMatchObject({ answer: 'queued answer', attempts: 1 });
+    expect(done.steps.map((s: { kind: string }) => s.kind)).toEqual([
+      'plan',
+      'call_tools',
+      'observe',
+      'plan',
+      'answer',
+    ]);
+  });
+
+  it('DELETE on any replica aborts the run where it executes', async () => {
+    tools.reset();
+    llm.push({ toolCalls: [{ name: 'slow', arguments: { ms: 15_000 } }] });
+    const [a, b] = replicas;
+    const id = (
+      await a!.request('POST', '/v1/agent/runs', { input: 'c', tools: ['slow'], async: true })
+    ).body.id as string;
+    await until(() => tools.count('/slow') === 1);
+    for (const r of [a!, b!]) {
+      // Whichever replica does not execute it publishes the cancel; both answer 200 until it ends.
+      const res = await r.request('DELETE', `/v1/agent/runs/${id}`);
+      if (res.status !== 200) expect(res.body.code).toBe('AGENT_RUN_FINISHED');
+    }
+    await tools.waitForClosed('/slow', 1);
+    await until(async () => (await status(a!, id)).status === 'cancelled');
+  });
+
+  it('a replica killed mid-run loses the run to another, which continues it', async () => {
+    // One replica only, so the run starts on the one that is killed.
+    await Promise.all(replicas.splice(0).map((r) => r.dispose()));
+    tools.reset();
+    const first = await replica();
+    llm.push(
+      { toolCalls: [{ id: 's', name: 'slow', arguments: { ms: 8_000 } }] },
+      { content: 'taken over' },
+    );
+    const id = (
+      await first.request('POST', '/v1/agent/runs', { input: 't', tools: ['slow'], async: true })
+    ).body.id as string;
+    await until(() => tools.count('/slow') === 1);
+    await first.stop('SIGKILL');
+    const second = await replica();
+    await until(() => tools.count('/slow') === 2, 30_000);
+    await until(async () => (await status(second, id)).status === 'completed', 30_000);
+    const done = await status(second, id);
+    expect(done).toMatchObject({ answer: 'taken over', attempts: 2 });
+    expect(done.steps.map((s: { kind: string }) => s.kind)).toEqual([
+      'plan',
+      'call_tools',
+      'observe',
+      'plan',
+      'answer',
+    ]);
+  }, 90_000);
+});
