@@ -72,7 +72,10 @@ describe('agent runs (distributed)', () => {
   });
 
   it('an async run on the agent queue completes, and any replica shows its steps', async () => {
-    llm.push({ toolCalls: [{ name: 'slow', arguments: { ms: 10 } }] }, { content: 'queued answer' });
+    llm.push(
+      { toolCalls: [{ name: 'slow', arguments: { ms: 10 } }] },
+      { content: 'queued answer' },
+    );
     const [a, b] = replicas;
     const created = await a!.request('POST', '/v1/agent/runs', {
       input: 'q',
