@@ -1,4 +1,4 @@
-import { Ajv2020 } from 'ajv/dist/2020.js';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { KeelError, type ErrorDetail } from '@keel/contracts/jobs';
 import type { EgressPolicy } from './egress.js';
 import { describe, scrub, type GuardedHttp } from './http-request.js';
@@ -90,9 +90,16 @@ const DECLARATION_SCHEMA = {
   },
 } as const;
 
-const validateDeclaration = new Ajv2020({ strict: true, allErrors: true }).compile(
-  DECLARATION_SCHEMA,
-);
+// Compiled on first use, not at import: Ajv's code generation costs tens of milliseconds, and
+// start-up (DESIGN.md §5) must not pay for a feature a deployment may never use.
+let declarationValidator: ValidateFunction | undefined;
+function validateDeclaration(input: unknown): ValidateFunction {
+  declarationValidator ??= new Ajv2020({ strict: true, allErrors: true }).compile(
+    DECLARATION_SCHEMA,
+  );
+  declarationValidator(input);
+  return declarationValidator;
+}
 
 const PLACEHOLDER = /\{([^{}]*)\}/g;
 
@@ -102,8 +109,9 @@ const PLACEHOLDER = /\{([^{}]*)\}/g;
  * outside the declaration is consulted: the egress rules and secrets are createHttpTool's.
  */
 export function parseHttpToolDeclaration(input: unknown, prefix = ''): HttpToolDeclaration {
-  if (!validateDeclaration(input)) {
-    throw invalid(input, ajvDetails(validateDeclaration.errors, prefix));
+  const checked = validateDeclaration(input);
+  if (checked.errors) {
+    throw invalid(input, ajvDetails(checked.errors, prefix));
   }
   const declaration = input as unknown as HttpToolDeclaration;
   const problems: ErrorDetail[] = [];

@@ -38,7 +38,7 @@ export type {
 } from './http-tool.js';
 export { envSecrets, SECRET_ENV_PREFIX } from './secrets.js';
 export type { SecretSource } from './secrets.js';
-export { McpServerConnection, MCP_SERVER_NAME } from './mcp.js';
+// McpServerConnection is not exported here: importing this index must not load the MCP SDK.
 export type {
   McpConnectOptions,
   McpHttpDeclaration,

@@ -136,3 +136,22 @@ describe('built-in tools', () => {
     });
   });
 });
+
+describe('registerBuiltin', () => {
+  it('lists the tool at once and compiles its schema on first use, defaults applied', () => {
+    const registry = new ToolRegistry();
+    registry.registerBuiltin(searchCollectionTool(() => Promise.resolve([])));
+    expect(registry.list().map((t) => t.name)).toEqual(['search_collection']);
+    expect(() => registry.registerBuiltin(searchCollectionTool(() => Promise.resolve([])))).toThrow(
+      /already registered/,
+    );
+    const entry = registry.entry('search_collection')!;
+    const args: Record<string, unknown> = { collection: 'c', query: 'q' };
+    expect(entry.validateArguments(args)).toBe(true);
+    expect(args.topK).toBe(5);
+    expect(entry.validateArguments({ collection: 'c' })).toBe(false);
+    expect(registry.entry('search_collection')).toBe(entry);
+    expect(registry.remove('search_collection')).toBe(true);
+    expect(registry.has('search_collection')).toBe(false);
+  });
+});

@@ -1,4 +1,4 @@
-import type { ValidateFunction } from 'ajv/dist/2020.js';
+import type { Ajv2020, ValidateFunction } from 'ajv/dist/2020.js';
 import { KeelError, type ErrorDetail } from '@keel/contracts/jobs';
 import { compileSchema, createToolAjv } from './schema.js';
 import type { Tool, ToolDescriptor } from './tool-types.js';
@@ -19,8 +19,30 @@ export interface RegisteredTool {
  * meets a schema that cannot compile.
  */
 export class ToolRegistry {
-  private readonly ajv = createToolAjv();
+  private ajvInstance: Ajv2020 | undefined;
   private readonly tools = new Map<string, RegisteredTool>();
+  /** Built-in tools, whose schemas are Keel's own: compiled on first call, not at boot. */
+  private readonly deferred = new Map<string, Tool>();
+
+  private get ajv(): Ajv2020 {
+    this.ajvInstance ??= createToolAjv();
+    return this.ajvInstance;
+  }
+
+  /**
+   * A tool whose schemas Keel wrote and its tests compile: its validators are built on its first
+   * call, so start-up does not pay Ajv's code generation for tools a deployment may never call.
+   */
+  registerBuiltin(tool: Tool): void {
+    const problems = descriptorProblems(tool);
+    if (problems.length > 0) {
+      throw new KeelError('TOOL_INVALID', `tool ${String(tool.name)} is invalid`, problems);
+    }
+    if (this.has(tool.name)) {
+      throw new KeelError('TOOL_EXISTS', `a tool named ${tool.name} is already registered`);
+    }
+    this.deferred.set(tool.name, tool);
+  }
 
   /** Throws TOOL_INVALID for a malformed tool and TOOL_EXISTS for a taken name. */
   register(tool: Tool): void {
@@ -28,40 +50,48 @@ export class ToolRegistry {
     if (problems.length > 0) {
       throw new KeelError('TOOL_INVALID', `tool ${String(tool.name)} is invalid`, problems);
     }
-    if (this.tools.has(tool.name)) {
+    if (this.has(tool.name)) {
       throw new KeelError('TOOL_EXISTS', `a tool named ${tool.name} is already registered`);
     }
+    this.compile(tool);
+  }
+
+  private compile(tool: Tool): RegisteredTool {
     const validateArguments = compileSchema(this.ajv, tool.parameters, 'parameters', tool.name);
     const validateResult =
       tool.result === undefined
         ? undefined
         : compileSchema(this.ajv, tool.result, 'result', tool.name);
-    this.tools.set(tool.name, { tool, validateArguments, validateResult });
+    const entry = { tool, validateArguments, validateResult };
+    this.tools.set(tool.name, entry);
+    this.deferred.delete(tool.name);
+    return entry;
   }
 
   get(name: string): Tool | undefined {
-    return this.tools.get(name)?.tool;
+    return this.tools.get(name)?.tool ?? this.deferred.get(name);
   }
 
   /** The tool and its compiled validators (what the dispatcher needs). */
   entry(name: string): RegisteredTool | undefined {
-    return this.tools.get(name);
+    const deferred = this.deferred.get(name);
+    return deferred ? this.compile(deferred) : this.tools.get(name);
   }
 
   has(name: string): boolean {
-    return this.tools.has(name);
+    return this.tools.has(name) || this.deferred.has(name);
   }
 
   /** Descriptors only (no `invoke`, nothing secret), sorted by name: GET /v1/tools and the model. */
   list(): ToolDescriptor[] {
-    return [...this.tools.values()]
-      .map(({ tool }) => describeTool(tool))
+    return [...[...this.tools.values()].map((e) => e.tool), ...this.deferred.values()]
+      .map((tool) => describeTool(tool))
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /** True when a tool was removed. Calls already running finish; new ones get TOOL_NOT_FOUND. */
   remove(name: string): boolean {
-    return this.tools.delete(name);
+    return this.tools.delete(name) || this.deferred.delete(name);
   }
 }
 

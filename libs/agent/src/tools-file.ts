@@ -1,9 +1,10 @@
-import { Ajv2020 } from 'ajv/dist/2020.js';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { KeelError, type ErrorDetail } from '@keel/contracts/jobs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { createHttpTool, parseHttpToolDeclaration, type HttpToolContext } from './http-tool.js';
-import { McpServerConnection, type McpServerDeclaration } from './mcp.js';
+// The MCP SDK loads only when the file names MCP servers (start-up of every other deployment).
+import type { McpServerConnection, McpServerDeclaration } from './mcp.js';
 import type { ToolRegistry } from './registry.js';
 import { ajvDetails } from './schema.js';
 
@@ -72,12 +73,20 @@ const SERVER_SCHEMAS = {
   },
 } as const;
 
-const ajv = new Ajv2020({ strict: true, allErrors: true });
-const validateFile = ajv.compile(FILE_SCHEMA);
-const validateServer = {
-  stdio: ajv.compile(SERVER_SCHEMAS.stdio),
-  http: ajv.compile(SERVER_SCHEMAS.http),
-};
+// Compiled on first use: only a deployment with a tools file pays for Ajv's code generation.
+let validators:
+  { file: ValidateFunction; stdio: ValidateFunction; http: ValidateFunction } | undefined;
+function fileValidators() {
+  if (!validators) {
+    const ajv = new Ajv2020({ strict: true, allErrors: true });
+    validators = {
+      file: ajv.compile(FILE_SCHEMA),
+      stdio: ajv.compile(SERVER_SCHEMAS.stdio),
+      http: ajv.compile(SERVER_SCHEMAS.http),
+    };
+  }
+  return validators;
+}
 
 /**
  * Reads and checks the tools file. Errors name the file and where in it: the line and column of
@@ -102,6 +111,7 @@ export function parseToolsFile(text: string, path: string): ToolsFile {
   } catch (error) {
     throw new KeelError('TOOL_INVALID', `${path}: ${syntaxError(text, error)}`);
   }
+  const { file: validateFile } = fileValidators();
   if (!validateFile(data)) {
     throw fileError(path, ajvDetails(validateFile.errors));
   }
@@ -118,7 +128,7 @@ export function parseToolsFile(text: string, path: string): ToolsFile {
   const mcp = (file.mcp ?? []) as McpServerDeclaration[];
   const base = dirname(resolve(path));
   mcp.forEach((server, i) => {
-    const validate = validateServer[server.transport];
+    const validate = fileValidators()[server.transport];
     if (!validate(server)) problems.push(...ajvDetails(validate.errors, `/mcp/${i}`));
     else if (server.transport === 'stdio') server.cwd = resolve(base, server.cwd ?? '.');
   });
@@ -163,9 +173,11 @@ export async function registerToolsFile(
       return [];
     }
   });
+  const { McpServerConnection } =
+    file.mcp.length > 0 ? await import('./mcp.js') : { McpServerConnection: undefined };
   const settled = await Promise.allSettled(
     file.mcp.map((server) =>
-      McpServerConnection.connect(server, {
+      McpServerConnection!.connect(server, {
         defaults: context.defaults,
         secrets: context.secrets,
         timeoutMs: options.mcpTimeoutMs,

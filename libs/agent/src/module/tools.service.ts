@@ -41,7 +41,7 @@ export class ToolsService {
     });
     this.http = new GuardedHttp(this.egress);
     const limits = config.tools.defaults;
-    this.registry.register(
+    this.registry.registerBuiltin(
       searchCollectionTool(async (args, invocation) => {
         const outcome = await retrieval.retrieve(
           { collection: args.collection, query: args.query, topK: args.topK, mode: 'bm25' },
@@ -58,7 +58,7 @@ export class ToolsService {
         };
       }, limits),
     );
-    this.registry.register(
+    this.registry.registerBuiltin(
       fetchDocumentTool(async (args, invocation) => {
         const doc = await documents.get(args.collection, args.id, context(invocation));
         return doc;
