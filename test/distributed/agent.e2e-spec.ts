@@ -77,15 +77,15 @@ describe('agent runs (distributed)', () => {
       { content: 'queued answer' },
     );
     const [a, b] = replicas;
-    const created = await a!.request('POST', '/v1/agent/runs', {
+    const created = await a.request('POST', '/v1/agent/runs', {
       input: 'q',
       tools: ['slow'],
       async: true,
     });
     expect(created.status, created.text).toBe(202);
     const id = created.body.id as string;
-    await until(async () => (await status(b!, id)).status === 'completed');
-    const done = await status(b!, id);
+    await until(async () => (await status(b, id)).status === 'completed');
+    const done = await status(b, id);
     expect(done).toMatchObject({ answer: 'queued answer', attempts: 1 });
     expect(done.steps.map((s: { kind: string }) => s.kind)).toEqual([
       'plan',
@@ -101,16 +101,16 @@ describe('agent runs (distributed)', () => {
     llm.push({ toolCalls: [{ name: 'slow', arguments: { ms: 15_000 } }] });
     const [a, b] = replicas;
     const id = (
-      await a!.request('POST', '/v1/agent/runs', { input: 'c', tools: ['slow'], async: true })
+      await a.request('POST', '/v1/agent/runs', { input: 'c', tools: ['slow'], async: true })
     ).body.id as string;
     await until(() => tools.count('/slow') === 1);
-    for (const r of [a!, b!]) {
+    for (const r of [a, b]) {
       // Whichever replica does not execute it publishes the cancel; both answer 200 until it ends.
       const res = await r.request('DELETE', `/v1/agent/runs/${id}`);
       if (res.status !== 200) expect(res.body.code).toBe('AGENT_RUN_FINISHED');
     }
     await tools.waitForClosed('/slow', 1);
-    await until(async () => (await status(a!, id)).status === 'cancelled');
+    await until(async () => (await status(a, id)).status === 'cancelled');
   });
 
   it('a replica killed mid-run loses the run to another, which continues it', async () => {

@@ -113,7 +113,7 @@ export function parseHttpToolDeclaration(input: unknown, prefix = ''): HttpToolD
   if (checked.errors) {
     throw invalid(input, ajvDetails(checked.errors, prefix));
   }
-  const declaration = input as unknown as HttpToolDeclaration;
+  const declaration = input as HttpToolDeclaration;
   const problems: ErrorDetail[] = [];
   const bad = (field: string, message: string) =>
     problems.push({ field: `${prefix}${field}`, message });
