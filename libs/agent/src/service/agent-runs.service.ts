@@ -173,18 +173,18 @@ export class AgentRunsService {
     const run = await this.deps.store.start(id);
     if (!run) return 'ended';
     const controller = new AbortController();
+    // An async run's `stop` is this process stopping: the run stays unfinished for a takeover. A
+    // synchronous run's is its request's: the client left, or the request's deadline passed.
     const onStop = () =>
-      controller.abort(stop.reason instanceof KeelError ? stop.reason : new ShuttingDown());
-    // A synchronous run's request signal means the client left or its deadline passed.
-    const forward = () =>
       controller.abort(
-        requestDeadline !== undefined && Date.now() >= requestDeadline
-          ? deadlinePassed()
-          : stopReason(stop),
+        requestDeadline === undefined
+          ? new ShuttingDown()
+          : Date.now() >= requestDeadline
+            ? deadlinePassed()
+            : stopReason(stop),
       );
-    if (requestDeadline === undefined) stop.addEventListener('abort', onStop, { once: true });
-    else stop.addEventListener('abort', forward, { once: true });
-    if (stop.aborted) (requestDeadline === undefined ? onStop : forward)();
+    stop.addEventListener('abort', onStop, { once: true });
+    if (stop.aborted) onStop();
     if (run.cancelRequested) controller.abort(cancelled());
 
     const started = Date.parse(run.startedAt ?? run.createdAt);
@@ -218,7 +218,6 @@ export class AgentRunsService {
       clearTimeout(timer);
       this.active.delete(id);
       stop.removeEventListener('abort', onStop);
-      stop.removeEventListener('abort', forward);
     }
   }
 
