@@ -14,6 +14,7 @@ import {
 } from '../support/llm-server.js';
 import { mcpStdioServer } from '../support/mcp-server.js';
 import { startToolServer, type ToolServer } from '../support/tool-server.js';
+import { until } from '../support/until.js';
 import {
   KEEL_MAIN,
   REPO_ROOT,
@@ -29,15 +30,6 @@ function toolMessages(request: ChatCompletionsBody | undefined): Array<Record<st
   return (request?.messages ?? [])
     .filter((m) => m.role === 'tool')
     .map((m) => ({ ...JSON.parse(m.content ?? 'null'), toolCallId: m.tool_call_id }));
-}
-
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('condition not met in time');
 }
 
 describe('agent runs (embedded)', () => {

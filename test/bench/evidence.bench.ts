@@ -26,7 +26,7 @@ import {
   type Planned,
   type RunOutcome,
 } from '@keel/loadtest';
-import { withTestCgroup, type TestCgroup } from '../support/cgroup.js';
+import { insideCgroup, withTestCgroup } from '../support/cgroup.js';
 import { freePort } from '../support/redis.js';
 import {
   fixed,
@@ -47,18 +47,6 @@ const SOAK_MINUTES = Number(process.env.BENCH_SOAK_MINUTES ?? 10);
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 
 // ---- servers ------------------------------------------------------------------------------------
-
-/** Wraps a command so that it is inside every hierarchy of the group before it starts. */
-function inside(group: TestCgroup) {
-  const procs = [...new Set(Object.values(group.dirs))].map((d) => join(d, 'cgroup.procs'));
-  return (command: string[]) => [
-    '/bin/sh',
-    '-c',
-    `${procs.map((p) => `echo $$ > '${p}'`).join(' && ')} && exec "$@"`,
-    'sh',
-    ...command,
-  ];
-}
 
 async function keel(
   env: Record<string, string> = {},
@@ -380,7 +368,7 @@ async function container(): Promise<void> {
         { KEEL_POOL_THREADS: String(cpus().length) },
       ],
     ] as const) {
-      const server = await keel(env, inside(group));
+      const server = await keel(env, insideCgroup(group));
       try {
         await ingestScifact(server.url);
         const m = await metricsOf(server.url);
@@ -411,7 +399,7 @@ async function container(): Promise<void> {
         { KEEL_POOL_THREADS: String(cpus().length) },
       ],
     ] as const) {
-      const server = await keel(env, inside(group));
+      const server = await keel(env, insideCgroup(group));
       try {
         await ingestScifact(server.url);
         const s = (await steady(server.url, [rate], 30)).result.steps[0];
@@ -426,7 +414,7 @@ async function container(): Promise<void> {
       }
     }
     // A memory-heavy ingest under 512 MiB: large documents, several batches at once.
-    const server = await keel({}, inside(group));
+    const server = await keel({}, insideCgroup(group));
     try {
       const pid = server.child.pid;
       await post(server.url, '/v1/collections', { name: 'heavy' });

@@ -7,15 +7,7 @@ import { startScriptedLlm, type ScriptedLlm } from '../support/llm-server.js';
 import { startKeel, tempDir, type KeelServer } from '../support/keel-server.js';
 import { RedisServer } from '../support/redis.js';
 import { startToolServer, type ToolServer } from '../support/tool-server.js';
-
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('condition not met in time');
-}
+import { until } from '../support/until.js';
 
 describe('agent runs (distributed)', () => {
   let redis: RedisServer;

@@ -1,20 +1,7 @@
-import { join } from 'node:path';
 import { cpus } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { withTestCgroup, type TestCgroup } from '../support/cgroup.js';
+import { insideCgroup, withTestCgroup } from '../support/cgroup.js';
 import { startKeel } from '../support/keel-server.js';
-
-/** Wraps a command so that it is inside every hierarchy of the group before it starts. */
-function inside(group: TestCgroup) {
-  const procs = [...new Set(Object.values(group.dirs))].map((d) => join(d, 'cgroup.procs'));
-  return (command: string[]) => [
-    '/bin/sh',
-    '-c',
-    `${procs.map((p) => `echo $$ > '${p}'`).join(' && ')} && exec "$@"`,
-    'sh',
-    ...command,
-  ];
-}
 
 function gauge(metrics: string, name: string): number {
   const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics);
@@ -26,7 +13,7 @@ describe('the Keel server inside a container-like cgroup', () => {
   it('sizes its job pool from a 1-CPU quota, not from the host cores, and reports the limits', async () => {
     expect(cpus().length).toBeGreaterThanOrEqual(2);
     await withTestCgroup({ cpuQuotaCores: 1, memoryLimitBytes: 1024 * 2 ** 20 }, async (group) => {
-      const keel = await startKeel({ wrap: inside(group) });
+      const keel = await startKeel({ wrap: insideCgroup(group) });
       try {
         const metrics = (await keel.request('GET', '/metrics')).text;
         expect(gauge(metrics, 'keel_runtime_cpu_quota_cores')).toBe(1);

@@ -1,20 +1,8 @@
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { withTestCgroup, type TestCgroup } from '../support/cgroup.js';
+import { insideCgroup, withTestCgroup } from '../support/cgroup.js';
 import { startKeelWorker, tempDir } from '../support/keel-server.js';
 import { RedisServer } from '../support/redis.js';
-
-function inside(group: TestCgroup) {
-  const procs = [...new Set(Object.values(group.dirs))].map((d) => join(d, 'cgroup.procs'));
-  return (command: string[]) => [
-    '/bin/sh',
-    '-c',
-    `${procs.map((p) => `echo $$ > '${p}'`).join(' && ')} && exec "$@"`,
-    'sh',
-    ...command,
-  ];
-}
 
 describe('keel worker inside a container-like cgroup', () => {
   let redis: RedisServer;
@@ -31,7 +19,7 @@ describe('keel worker inside a container-like cgroup', () => {
       const worker = await startKeelWorker('rerank,pack', {
         dataDir,
         env: { REDIS_URL: redis.url },
-        wrap: inside(group),
+        wrap: insideCgroup(group),
       });
       try {
         const ready = (await worker.request('GET', '/health/ready')).body;

@@ -366,3 +366,15 @@ function permissionHint(error: unknown): unknown {
   }
   return error;
 }
+
+/** Wraps a command so that it is inside every hierarchy of the group before it starts. */
+export function insideCgroup(group: TestCgroup): (command: string[]) => string[] {
+  const procs = [...new Set(Object.values(group.dirs))].map((d) => join(d, 'cgroup.procs'));
+  return (command: string[]) => [
+    '/bin/sh',
+    '-c',
+    `${procs.map((p) => `echo $$ > '${p}'`).join(' && ')} && exec "$@"`,
+    'sh',
+    ...command,
+  ];
+}
