@@ -167,6 +167,19 @@ describe('agent runs (embedded)', () => {
     const read = await server.request('GET', `/v1/agent/runs/${runBody.id}`);
     expect(read.status).toBe(200);
     expect(read.body.steps).toEqual(runBody.steps);
+
+    // The model calls and their tokens are on /metrics, as are the tool calls.
+    const metrics = (await server.request('GET', '/metrics')).text;
+    const sample = (line: RegExp) => Number(line.exec(metrics)?.[1] ?? NaN);
+    expect(
+      sample(/^keel_llm_calls_total\{mode="complete",outcome="ok"\} (\S+)$/m),
+    ).toBeGreaterThanOrEqual(2);
+    expect(sample(/^keel_llm_tokens_total\{kind="prompt"\} (\S+)$/m)).toBeGreaterThanOrEqual(
+      runBody.usage.promptTokens,
+    );
+    expect(
+      sample(/^keel_tool_calls_total\{tool="search_collection",outcome="ok"\} (\S+)$/m),
+    ).toBeGreaterThanOrEqual(1);
   });
 
   it('one hung call does not hold its siblings; the tool server sees the hung socket closed', async () => {

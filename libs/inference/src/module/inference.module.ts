@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
-import { KEEL_CONFIG, type KeelConfig } from '@keel/platform';
+import { KEEL_CONFIG, MetricsService, type KeelConfig } from '@keel/platform';
+import { withChatMetrics } from '../chat-metrics.js';
 import { createChatClient } from '../chat-client.js';
 import type { ChatClient } from '../chat-types.js';
 
@@ -18,9 +19,9 @@ export const CHAT_CLIENT = Symbol('CHAT_CLIENT');
   providers: [
     {
       provide: CHAT_CLIENT,
-      inject: [KEEL_CONFIG],
-      useFactory: (config: KeelConfig): ChatClient | undefined =>
-        config.llm ? createChatClient(config.llm) : undefined,
+      inject: [KEEL_CONFIG, MetricsService],
+      useFactory: (config: KeelConfig, metrics: MetricsService): ChatClient | undefined =>
+        config.llm ? withChatMetrics(createChatClient(config.llm), metrics.registry) : undefined,
     },
   ],
   exports: [CHAT_CLIENT],
