@@ -302,6 +302,7 @@ describe('agent runs (embedded)', () => {
       [{ input: '' }, 400, 'VALIDATION_FAILED'],
       [{ input: 'x', maxSteps: 0 }, 400, 'VALIDATION_FAILED'],
       [{ input: 'x', tools: ['nope'] }, 404, 'TOOL_NOT_FOUND'],
+      [{ input: 'x', collection: 'missing' }, 404, 'COLLECTION_NOT_FOUND'],
       [{ input: 'x', extra: 1 }, 400, 'VALIDATION_FAILED'],
     ];
     for (const [body, status, code] of cases) {
@@ -323,6 +324,36 @@ describe('agent runs (embedded)', () => {
     const duplicate = await server.request('POST', '/v1/tools', httpTool('weather', '/echo'));
     expect([duplicate.status, duplicate.body.code]).toEqual([409, 'TOOL_EXISTS']);
   });
+
+  it('SIGTERM interrupts an async run without ending it; the next process finishes it', async () => {
+    llm.push(
+      { toolCalls: [{ id: 's', name: 'slow', arguments: { ms: 10_000 } }] },
+      { content: 'after a graceful stop' },
+    );
+    const id = (
+      await server.request('POST', '/v1/agent/runs', {
+        input: 'graceful',
+        tools: ['slow'],
+        async: true,
+      })
+    ).body.id as string;
+    await until(() => tools.count('/slow') === 1);
+    const code = await server.stop('SIGTERM');
+    // Nest re-raises the signal once its shutdown hooks (the agent's among them) have run.
+    expect(code === 0 || server.child.signalCode === 'SIGTERM').toBe(true);
+    expect(server.logs.some((l) => l.includes('job runner stopped'))).toBe(true);
+    // The slow call was aborted by the shutdown, not left to finish, and the run is not ended.
+    await tools.waitForClosed('/slow', 1);
+    tools.reset();
+    server = await startKeel({ dataDir, env });
+    await until(
+      async () => (await server.request('GET', `/v1/agent/runs/${id}`)).body.status === 'completed',
+      30_000,
+    );
+    const done = (await server.request('GET', `/v1/agent/runs/${id}`)).body;
+    expect(done).toMatchObject({ answer: 'after a graceful stop', attempts: 2 });
+    expect(tools.count('/slow')).toBe(1);
+  }, 90_000);
 
   it('an async run survives an API restart mid-run and continues from its last step', async () => {
     llm.push(

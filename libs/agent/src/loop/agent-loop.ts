@@ -14,6 +14,16 @@ export const AGENT_SYSTEM_PROMPT = [
   'When you have enough evidence, answer in plain text and name the documents you used.',
 ].join(' ');
 
+/**
+ * The reason a run's signal carries when its process stops (SIGTERM): the run is not over, and
+ * what was in flight is not an outcome to keep. The next process redoes it.
+ */
+export class RunInterrupted extends Error {
+  constructor() {
+    super('the process executing the run is stopping');
+  }
+}
+
 /** Completion tokens kept free for the model's answer when the budget is checked before a call. */
 export const ANSWER_RESERVE_TOKENS = 256;
 
@@ -141,6 +151,8 @@ export async function runAgentLoop(
             ...(options.requestId ? { requestId: options.requestId } : {}),
           },
         );
+        // Calls cut short by a shutdown are not outcomes: the run's next executor makes them again.
+        if (options.signal.reason instanceof RunInterrupted) return stopReason(options)!;
         await record({
           index: steps.length,
           kind: 'call_tools',

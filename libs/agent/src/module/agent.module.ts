@@ -9,7 +9,12 @@ import {
 import type { ChatClient } from '@keel/inference';
 import { CHAT_CLIENT, InferenceModule } from '@keel/inference/module';
 import { KEEL_CONFIG, MetricsService, type KeelConfig } from '@keel/platform';
-import { DocumentsService, RetrievalModule, RetrievalService } from '@keel/retrieval';
+import {
+  CollectionsService,
+  DocumentsService,
+  RetrievalModule,
+  RetrievalService,
+} from '@keel/retrieval';
 import { ToolDispatcher } from '../dispatcher.js';
 import { AgentRunsService } from '../service/agent-runs.service.js';
 import { agentParts, type AgentParts } from './parts.js';
@@ -78,12 +83,13 @@ class AgentLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
     },
     {
       provide: AgentRunsService,
-      inject: [AGENT_PARTS, CHAT_CLIENT, ToolsService, ToolDispatcher],
+      inject: [AGENT_PARTS, CHAT_CLIENT, ToolsService, ToolDispatcher, CollectionsService],
       useFactory: (
         parts: AgentParts,
         chat: ChatClient | undefined,
         tools: ToolsService,
         dispatch: ToolDispatcher,
+        collections: CollectionsService,
       ) =>
         new AgentRunsService({
           store: parts.store,
@@ -94,6 +100,7 @@ class AgentLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
           dispatch,
           resumeOnStart: parts.resumeOnStart,
           beforeCreate: () => tools.sync(),
+          requireCollection: (name, ctx) => collections.require(name, ctx),
         }),
     },
     AgentLifecycle,

@@ -4,7 +4,7 @@ import { KeelError, type AgentRunDto, type CreateAgentRunDto } from '@keel/contr
 import type { ChatClient, ChatTool } from '@keel/inference';
 import type { RequestContext } from '@keel/platform';
 import { getTokenizer } from '@keel/text';
-import { runAgentLoop } from '../loop/agent-loop.js';
+import { RunInterrupted, runAgentLoop } from '../loop/agent-loop.js';
 import {
   isFinished,
   type AgentRun,
@@ -35,9 +35,6 @@ export interface CancelBus {
   close(): Promise<void>;
 }
 
-/** Why a run's signal fired when this process stops: the run stays unfinished for a takeover. */
-class ShuttingDown extends Error {}
-
 /**
  * Agent runs: create (synchronously, or as an `agent` job), read, cancel; and the executor that
  * runs the loop for a run id, wherever it was created. A run executes on this process's event
@@ -60,6 +57,8 @@ export class AgentRunsService {
       resumeOnStart: boolean;
       /** Refreshes the tool list (registrations made on another replica). */
       beforeCreate?: () => Promise<void>;
+      /** Throws COLLECTION_NOT_FOUND for a collection the run names that does not exist. */
+      requireCollection?: (name: string, ctx: RequestContext) => Promise<unknown>;
     },
   ) {}
 
@@ -85,7 +84,7 @@ export class AgentRunsService {
   }
 
   async close(): Promise<void> {
-    for (const controller of this.active.values()) controller.abort(new ShuttingDown());
+    for (const controller of this.active.values()) controller.abort(new RunInterrupted());
     await this.deps.queue.close();
     await this.deps.cancels.close();
   }
@@ -95,6 +94,7 @@ export class AgentRunsService {
       throw new KeelError('UNAVAILABLE', 'agent runs need an LLM: set LLM_URL and LLM_MODEL');
     }
     await this.deps.beforeCreate?.();
+    if (dto.collection) await this.deps.requireCollection?.(dto.collection, ctx);
     const tools = dto.tools ?? this.deps.tools.list().map((t) => t.name);
     const unknown = tools.filter((name) => !this.deps.tools.get(name));
     if (unknown.length > 0) {
@@ -178,7 +178,7 @@ export class AgentRunsService {
     const onStop = () =>
       controller.abort(
         requestDeadline === undefined
-          ? new ShuttingDown()
+          ? new RunInterrupted()
           : Date.now() >= requestDeadline
             ? deadlinePassed()
             : stopReason(stop),
@@ -210,7 +210,7 @@ export class AgentRunsService {
           ...(run.requestId ? { requestId: run.requestId } : {}),
         },
       );
-      if (controller.signal.reason instanceof ShuttingDown) return 'interrupted';
+      if (controller.signal.reason instanceof RunInterrupted) return 'interrupted';
       await this.deps.store.finish(id, end);
       this.logger.log(`agent run ${id} ${end.status} (${end.endReason})`);
       return 'ended';
