@@ -115,4 +115,29 @@ describe('ingest is atomic per batch', () => {
     const { rmSync } = await import('node:fs');
     rmSync(dataDir, { recursive: true, force: true });
   });
+
+  it('a wait that outlasts the request deadline is 504, and the batch is still written', async () => {
+    keel = await startKeel();
+    await keel.request('POST', '/v1/collections', { name: 'c' });
+    const big = docs('big', 1_000).map((d) => ({ ...d, text: d.text.repeat(8) }));
+    const res = await keel.request(
+      'POST',
+      '/v1/collections/c/documents?wait=true',
+      { documents: big },
+      {
+        'x-keel-timeout-ms': '100',
+      },
+    );
+    expect([res.status, res.body.code]).toEqual([504, 'DEADLINE_EXCEEDED']);
+    const jobId = /GET \/v1\/jobs\/(\S+)/.exec(res.body.message)?.[1];
+    expect(jobId).toBeDefined();
+    const until = Date.now() + 60_000;
+    let job = (await keel.request('GET', `/v1/jobs/${jobId}`)).body;
+    while (job.state !== 'completed' && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 100));
+      job = (await keel.request('GET', `/v1/jobs/${jobId}`)).body;
+    }
+    expect(job.state).toBe('completed');
+    expect((await keel.request('GET', '/v1/collections/c')).body.documentCount).toBe(1_000);
+  });
 });

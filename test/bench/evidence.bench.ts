@@ -308,7 +308,9 @@ async function eventloop(): Promise<void> {
   > = {};
   try {
     await ingestScifact(normal.url);
-    rate = round(0.7 * capacityOf(await findCapacity(normal.url)), 1);
+    const search = await findCapacity(normal.url);
+    rate = round(0.7 * capacityOf(search), 1);
+    saveChart(search, 'eventloop');
     const a = (await steady(normal.url, [rate], 30)).result.steps[0];
     runs.pool = {
       rps: a.rates.throughputRps,
@@ -350,6 +352,10 @@ reranker runs on the API's event loop, as a service without a pool would). Loop 
 | rerank in the pool (as shipped) | ${runs.pool.rps} | ${runs.pool.p50} | ${runs.pool.p99} | ${runs.pool.loopP99} | ${runs.pool.errors} |
 | rerank on the event loop (diagnostic) | ${runs.inline.rps} | ${runs.inline.p50} | ${runs.inline.p99} | ${runs.inline.loopP99} | ${runs.inline.errors} |
 
+The capacity search of the server as shipped (the rate above is 70% of it):
+
+![latency against offered load, rerank in the pool](eventloop.svg)
+
 Target: event-loop delay p99 ≤ 20 ms as shipped.
 `,
   );
@@ -376,6 +382,10 @@ async function container(): Promise<void> {
           '--start-rps',
           process.env.BENCH_START_RPS_CGROUP ?? '5',
         ]);
+        saveChart(
+          search,
+          label.startsWith('pool from the quota') ? 'container-quota' : 'container-host',
+        );
         results[label] = {
           poolThreads: value(m, 'keel_runtime_pool_threads'),
           heapLimitMiB: round(value(m, 'keel_runtime_heap_size_limit_bytes') / 2 ** 20, 1),
@@ -483,6 +493,13 @@ A memory-heavy ingest inside the limit: ${heavy.documents} documents (${round(he
 8 concurrent batches took ${heavy.seconds} s with ${heavy.gcSeconds} s in garbage collection; RSS
 after it ${heavy.peakRssMiB} MiB; answers ${heavy.statuses.join(', ')}; the process
 ${heavy.alive && heavy.samePid ? 'was still the same, alive process (not killed by the kernel)' : 'DID NOT SURVIVE'}.
+GC time is the API thread's (\`nodejs_gc_duration_seconds\`); the batches are chunked and written
+on the pool thread, whose collections that metric does not count.
+
+Capacity searches, pool from the quota and pool from the host cores:
+
+![pool from the quota](container-quota.svg)
+![pool from the host cores](container-host.svg)
 `,
   );
 }
@@ -664,6 +681,7 @@ async function peer(): Promise<void> {
     await ingestScifact(server.url);
     keelSearch = await findCapacity(server.url, mix, ['--top-k', '100']);
     keelCapacity = capacityOf(keelSearch);
+    saveChart(keelSearch, 'peer');
   } finally {
     await server.stop();
   }
@@ -740,6 +758,16 @@ Ratios: throughput at the same SLO **${peerCapacity ? round(keelCapacity / peerC
 (${rate} rps, 80% of the peer's capacity) **${round(p.latencyMs.p99 / k.latencyMs.p99, 1)}×** lower for Keel.
 Quality for reference: the peer's nDCG@10 on SciFact test is 0.6624 (bench/peers/haystack/README.md),
 Keel's BM25 0.6932 (docs/benchmarks/retrieval.md).
+
+The peer's capacity search (8 s steps from 2 rps, ×1.3):
+
+| offered rps | p50 ms | p99 ms | verdict |
+| --- | --- | --- | --- |
+${peerSteps.steps.map((s) => `| ${s.offeredRps} | ${s.latencyMs.p50} | ${s.latencyMs.p99} | ${s.verdict.status} |`).join('\n')}
+
+Keel's capacity search, the same schedule from 10 rps:
+
+![Keel, latency against offered load](peer.svg)
 `,
   );
 }

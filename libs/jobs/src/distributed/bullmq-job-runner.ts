@@ -12,6 +12,7 @@ import {
   type QueueName,
 } from '@keel/contracts/jobs';
 import { idempotentJobId } from '../job-ids.js';
+import { stoppedWaiting } from '../waiting.js';
 import {
   JobRunner,
   type EnqueueOptions,
@@ -457,7 +458,7 @@ export class BullmqJobRunner extends JobRunner {
       const record = await this.get(id);
       if (!record) throw new KeelError('JOB_NOT_FOUND', `job '${id}' does not exist`);
       if (['completed', 'failed', 'cancelled'].includes(record.state)) return record;
-      if (signal?.aborted) throw new KeelError('CANCELLED', 'stopped waiting for the job');
+      if (signal?.aborted) throw stoppedWaiting(id, signal);
       await new Promise((r) => setTimeout(r, delay));
     }
   }

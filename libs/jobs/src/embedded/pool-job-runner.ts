@@ -11,6 +11,7 @@ import {
 } from '@keel/contracts/jobs';
 import type { ThreadReply, ThreadTask } from '../thread/index.js';
 import { idempotentJobId } from '../job-ids.js';
+import { stoppedWaiting } from '../waiting.js';
 import {
   JobRunner,
   type EnqueueOptions,
@@ -289,7 +290,7 @@ export class PoolJobRunner extends JobRunner {
       return stored;
     }
     return new Promise<JobRecord>((resolve, reject) => {
-      const onAbort = () => reject(new KeelError('CANCELLED', 'stopped waiting for the job'));
+      const onAbort = () => reject(stoppedWaiting(id, signal));
       signal?.addEventListener('abort', onAbort, { once: true });
       live.waiters.push((record) => {
         signal?.removeEventListener('abort', onAbort);
