@@ -292,34 +292,28 @@ ${rows.map((r) => `| ${r.share * 100}% | ${r.offeredRps} | ${r.throughputRps} | 
 
 // ---- event loop ---------------------------------------------------------------------------------
 
+/** What the event-loop report shows of one steady step. */
+function figures(step: LoadTestResult['steps'][number]) {
+  return {
+    rps: step.rates.throughputRps,
+    p50: step.latencyMs.p50,
+    p99: step.latencyMs.p99,
+    loopP99: step.server?.eventLoopDelayP99Ms ?? null,
+    errors: step.counts.errors,
+  };
+}
+
 async function eventloop(): Promise<void> {
   const normal = await keel();
   let rate: number;
-  const runs: Record<
-    string,
-    {
-      rps: number;
-      p50: number;
-      p99: number;
-      loopP99: number | null;
-      loopMax: number | null;
-      errors: number;
-    }
-  > = {};
+  const runs: Record<string, ReturnType<typeof figures>> = {};
   try {
     await ingestScifact(normal.url);
     const search = await findCapacity(normal.url);
     rate = round(0.7 * capacityOf(search), 1);
     saveChart(search, 'eventloop');
     const a = (await steady(normal.url, [rate], 30)).result.steps[0];
-    runs.pool = {
-      rps: a.rates.throughputRps,
-      p50: a.latencyMs.p50,
-      p99: a.latencyMs.p99,
-      loopP99: a.server?.eventLoopDelayP99Ms ?? null,
-      loopMax: null,
-      errors: a.counts.errors,
-    };
+    runs.pool = figures(a);
   } finally {
     await normal.stop();
   }
@@ -327,14 +321,7 @@ async function eventloop(): Promise<void> {
   try {
     await ingestScifact(inline.url);
     const b = (await steady(inline.url, [rate], 30)).result.steps[0];
-    runs.inline = {
-      rps: b.rates.throughputRps,
-      p50: b.latencyMs.p50,
-      p99: b.latencyMs.p99,
-      loopP99: b.server?.eventLoopDelayP99Ms ?? null,
-      loopMax: null,
-      errors: b.counts.errors,
-    };
+    runs.inline = figures(b);
   } finally {
     await inline.stop();
   }

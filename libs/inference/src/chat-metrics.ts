@@ -1,4 +1,5 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { sharedCounter, sharedHistogram } from '@keel/platform/metrics';
 import { toKeelError } from '@keel/contracts/jobs';
 import type { ChatClient, ChatCompletion, ChatStreamEvent } from './chat-types.js';
 
@@ -11,31 +12,22 @@ type Outcome = string;
  * is then on /metrics, next to Keel's own latency, without each caller counting.
  */
 export function withChatMetrics(client: ChatClient, registry: Registry): ChatClient {
-  const calls =
-    (registry.getSingleMetric('keel_llm_calls_total') as Counter<'mode' | 'outcome'>) ??
-    new Counter({
-      name: 'keel_llm_calls_total',
-      help: 'Chat-completion calls, by mode (complete, stream) and outcome (ok or the error code)',
-      labelNames: ['mode', 'outcome'],
-      registers: [registry],
-    });
-  const seconds =
-    (registry.getSingleMetric('keel_llm_call_duration_seconds') as Histogram<'mode' | 'outcome'>) ??
-    new Histogram({
-      name: 'keel_llm_call_duration_seconds',
-      help: 'Duration of chat-completion calls, retries included',
-      labelNames: ['mode', 'outcome'],
-      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-      registers: [registry],
-    });
-  const tokens =
-    (registry.getSingleMetric('keel_llm_tokens_total') as Counter<'kind'>) ??
-    new Counter({
-      name: 'keel_llm_tokens_total',
-      help: 'Tokens of chat-completion calls, by kind (prompt, completion); estimated ones included',
-      labelNames: ['kind'],
-      registers: [registry],
-    });
+  const calls = sharedCounter<'mode' | 'outcome'>(registry, {
+    name: 'keel_llm_calls_total',
+    help: 'Chat-completion calls, by mode (complete, stream) and outcome (ok or the error code)',
+    labelNames: ['mode', 'outcome'],
+  });
+  const seconds = sharedHistogram<'mode' | 'outcome'>(registry, {
+    name: 'keel_llm_call_duration_seconds',
+    help: 'Duration of chat-completion calls, retries included',
+    labelNames: ['mode', 'outcome'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+  });
+  const tokens = sharedCounter<'kind'>(registry, {
+    name: 'keel_llm_tokens_total',
+    help: 'Tokens of chat-completion calls, by kind (prompt, completion); estimated ones included',
+    labelNames: ['kind'],
+  });
 
   const record = (mode: string, started: number, outcome: Outcome, done?: ChatCompletion) => {
     calls.inc({ mode, outcome });

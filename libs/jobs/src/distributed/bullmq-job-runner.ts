@@ -11,6 +11,7 @@ import {
   type JobState,
   type QueueName,
 } from '@keel/contracts/jobs';
+import { sharedCounter } from '@keel/platform/metrics';
 import { idempotentJobId } from '../job-ids.js';
 import { stoppedWaiting } from '../waiting.js';
 import {
@@ -107,14 +108,11 @@ export class BullmqJobRunner extends JobRunner {
       registers,
     });
     // The local pool counts its own shed jobs on the same metric.
-    this.shed =
-      (options.registry.getSingleMetric('keel_jobs_shed_total') as Counter<'queue'> | undefined) ??
-      new Counter({
-        name: 'keel_jobs_shed_total',
-        help: 'Jobs refused because a queue was at its bound.',
-        labelNames: ['queue'],
-        registers,
-      });
+    this.shed = sharedCounter<'queue'>(options.registry, {
+      name: 'keel_jobs_shed_total',
+      help: 'Jobs refused because a queue was at its bound.',
+      labelNames: ['queue'],
+    });
     const counts = () => this.counts;
     new Gauge({
       name: 'keel_queue_jobs',
