@@ -2,9 +2,15 @@
  * Paired significance tests over per-query values of two runs (the same queries, in the same
  * order). Pure functions: a seeded generator makes the randomization test's p-value reproducible.
  */
-import tCdf from '@stdlib/stats-base-dists-t-cdf';
+import { createRequire } from 'node:module';
+import type tCdfFunction from '@stdlib/stats-base-dists-t-cdf';
 import { mersenne } from 'pure-rand/generator/mersenne';
 import type { SignificanceTest } from './types.js';
+
+// stdlib's t distribution takes ~15 ms to load (dozens of small modules), and only a comparison of
+// two runs needs it: it is required on first use, not when the API starts.
+const require = createRequire(import.meta.url);
+let tCdf: typeof tCdfFunction | undefined;
 
 export const DEFAULT_ITERATIONS = 10_000;
 /** The seed when none is given: the same inputs give the same p-value on every run. */
@@ -93,5 +99,6 @@ export function pairedTTest(a: readonly number[], b: readonly number[]): Signifi
   const standardError = Math.sqrt(squares / (n - 1) / n);
   const t = mean / standardError;
   // 2·F(−|t|) rather than 2·(1 − F(|t|)): no cancellation for small p.
+  tCdf ??= require('@stdlib/stats-base-dists-t-cdf') as typeof tCdfFunction;
   return result(Math.min(1, 2 * tCdf(-Math.abs(t), df)), t);
 }
