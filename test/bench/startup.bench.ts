@@ -119,7 +119,9 @@ Each start: a new process on an empty data directory, polled every 2 ms until /h
 200 (for the floor, until it answers at all). Readiness waits for the SQLite store (migrations)
 and for every pool thread to have loaded its code and opened the store. The o200k tokenizer tables
 are not loaded before ready: the first pack or ingest job on each thread loads them (~140 ms,
-once), searches and reranks never need them. One unmeasured start of each first
+once), searches and reranks never need them. With an LLM configured (\`LLM_URL\`) the API thread
+loads o200k before it listens, since its agent loop counts tokens: those starts take about that
+much longer, and are not measured here. One unmeasured start of each first
 (compile cache and page cache warm, as on a node that has run the image before); then ${RUNS} rounds
 with the subjects alternating.
 

@@ -11,6 +11,7 @@ import {
   type RuntimeInfo,
 } from '@keel/platform';
 import { describeRuntime } from '@keel/platform/runtime';
+import { warmTokenizers } from '@keel/text';
 import { ApiModule } from './api.module.js';
 import { mountBullBoard } from './http/bull-board.js';
 import { mountOpenApi } from './openapi.js';
@@ -54,6 +55,10 @@ export async function startApi(options: ApiBootOptions): Promise<RunningApi> {
   const logger = app.get(Logger);
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   const runner = app.get(JobRunner);
+  // With an LLM, this thread counts tokens (the agent loop's budget, usage a server did not
+  // report), and o200k's tables take ~170 ms to load: loaded here, while the pool threads warm up
+  // on the other cores, rather than on the loop under the first agent run's request.
+  if (options.config.llm) warmTokenizers(['o200k_base']);
   await app.listen(options.config.http.port, options.config.http.host);
   const ready = options.pool?.ready ?? runner.start();
   const server = app.getHttpServer();
