@@ -3,6 +3,7 @@ import { workerData } from 'node:worker_threads';
 import { createEmbeddingClient, toEmbedFunction } from '@keel/inference';
 import { createThreadHandler, lowerThreadPriority } from '@keel/jobs/thread';
 import type { KeelConfig } from '@keel/platform';
+import { warmTokenizers } from '@keel/text';
 import { PROCESSORS, prepare } from './processors.js';
 
 const { dataDir, embeddings, opensearch } = workerData as {
@@ -19,6 +20,8 @@ lowerThreadPriority();
 export default createThreadHandler(PROCESSORS, {
   dataDir,
   prepare: () => prepare(dataDir),
+  // Packing and ingest count o200k tokens; the first such job on a thread no longer pays the load.
+  warm: () => warmTokenizers(['o200k_base']),
   ...(embed ? { embed } : {}),
   ...(opensearch ? { opensearch } : {}),
 });

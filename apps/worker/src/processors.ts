@@ -17,9 +17,8 @@ export const PROCESSORS: readonly AnyProcessor[] = [
 
 /**
  * What every job needs, opened before the thread reports ready: the store connection. Tokenizer
- * tables (~140 ms a thread) load on the first pack or ingest job instead: searches and reranks
- * never need them, and waiting for them would add that much to every pod's start-up
- * (docs/benchmarks/startup.md).
+ * tables (~140 ms a thread) load just after ready instead (ThreadOptions.warm in pool-thread.ts): waiting for them would
+ * add that much to every pod's start-up (docs/benchmarks/startup.md).
  */
 export function prepare(dataDir: string): void {
   storeFor({ dataDir });

@@ -4,7 +4,13 @@ import { Piscina } from 'piscina';
 import { Gauge, type Registry } from 'prom-client';
 import { KeelError } from '@keel/contracts/jobs';
 import type { KeelConfig } from '@keel/platform';
-import { PING, type ControlTask, type ThreadReply, type ThreadTask } from '../thread/index.js';
+import {
+  PING,
+  WARM,
+  type ControlTask,
+  type ThreadReply,
+  type ThreadTask,
+} from '../thread/index.js';
 
 export interface ThreadPoolOptions {
   /** The module each thread loads (it default-exports a thread handler). */
@@ -103,6 +109,10 @@ export class ThreadPool {
     const failed = replies.find((r) => !r.ok);
     if (failed && !failed.ok) throw KeelError.from(failed.error);
     this.warm = true;
+    // Not awaited: readiness does not wait for it. An idle piscina thread blocks in Atomics.wait,
+    // so this has to be a task; piscina gives each to an idle thread, and one thread that gets
+    // two has nothing to do the second time.
+    for (let i = 0; i < options.threads; i++) void pool.run(WARM).catch(() => undefined);
   }
 
   private live(): Piscina<ThreadTask | ControlTask, ThreadReply> {

@@ -26,7 +26,9 @@ export type ThreadReply = { ok: true; result: unknown } | { ok: false; error: Se
 
 /** Readiness: the thread has loaded its modules and prepared what every job needs. */
 export const PING = '__ping';
-export type ControlTask = typeof PING;
+/** After readiness: load what makes later jobs faster (see ThreadOptions.warm). */
+export const WARM = '__warm';
+export type ControlTask = typeof PING | typeof WARM;
 
 export interface ThreadOptions {
   dataDir: string;
@@ -35,6 +37,12 @@ export interface ThreadOptions {
   opensearch?: ProcessorContext['opensearch'];
   /** Opens what every job needs (the store connection) once, before the thread counts as up. */
   prepare?: () => void;
+  /**
+   * Work that makes later jobs faster but need not hold up readiness (loading tokenizer tables),
+   * run as a task of its own once the pool is ready. It must be idempotent. A job that arrives
+   * meanwhile waits for it, as it would otherwise have waited for the same load inside the job.
+   */
+  warm?: () => void;
 }
 
 function serialize(error: unknown): SerializedError {
@@ -55,9 +63,10 @@ export function createThreadHandler(
 ): (task: ThreadTask | ControlTask) => Promise<ThreadReply> {
   const registry = ProcessorRegistry.from(processors);
   return async (task) => {
-    if (task === PING) {
+    if (task === PING || task === WARM) {
       try {
-        options.prepare?.();
+        if (task === PING) options.prepare?.();
+        else options.warm?.();
         return { ok: true, result: null };
       } catch (error) {
         return { ok: false, error: serialize(error) };
