@@ -118,8 +118,8 @@ commit ${report.machine.commit}, ${report.machine.date}. Shared, noisy machine: 
 Each start: a new process on an empty data directory, polled every 2 ms until /health/ready answers
 200 (for the floor, until it answers at all). Readiness waits for the SQLite store (migrations)
 and for every pool thread to have loaded its code and opened the store. The o200k tokenizer tables
-are not loaded before ready: the first pack or ingest job on each thread loads them (~140 ms,
-once), searches and reranks never need them. With an LLM configured (\`LLM_URL\`) the API thread
+are not loaded before ready: each thread loads them (~140 ms, once) in a task the pool sends just
+after ready, so neither readiness nor the first pack or ingest job waits for them. With an LLM configured (\`LLM_URL\`) the API thread
 loads o200k before it listens, since its agent loop counts tokens: those starts take about that
 much longer, and are not measured here. One unmeasured start of each first
 (compile cache and page cache warm, as on a node that has run the image before); then ${RUNS} rounds
