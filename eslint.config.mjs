@@ -62,7 +62,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['scripts/**/*.mjs', 'test/**/*.mjs'],
+    files: ['scripts/**/*.mjs', 'test/**/*.mjs', 'libs/**/fixtures/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },
 );

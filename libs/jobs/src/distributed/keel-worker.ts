@@ -168,7 +168,7 @@ export class KeelWorker {
         },
       });
     } else {
-      // Request/reply: a cancelled or expired job's thread is terminated, not waited for.
+      // Request/reply: a cancelled or expired job is not waited for (ThreadPool.run).
       const timeout = AbortSignal.timeout(Math.max(0, deadline! - Date.now()));
       try {
         reply = await this.options.pool.run(

@@ -136,8 +136,8 @@ export class PoolJobRunner extends JobRunner {
     };
     let reply: ThreadReply;
     try {
-      // A queued task that is aborted leaves the queue; a running one has its thread
-      // terminated, so nothing keeps computing a result nobody will read.
+      // A queued task that is aborted leaves the queue; a running one is not waited for, and
+      // finishes on its thread (or has it terminated past ThreadPool's grace).
       reply = await this.pool.run(task, signal);
     } catch (error) {
       const keel = this.poolError(queue, error, timeout, options.signal);

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { KeelError } from '@keel/contracts/jobs';
 import type { KeelConfig } from '@keel/platform';
 import {
@@ -24,7 +24,17 @@ export interface ThreadPoolOptions {
   /** The OpenSearch backend, for jobs on collections that live there. */
   opensearch?: KeelConfig['opensearch'];
   registry: Registry;
+  /** {@link ABANDONED_GRACE_MS} unless set. */
+  abandonedGraceMs?: number;
 }
+
+/**
+ * How long a task whose caller stopped waiting may go on running before its thread is terminated.
+ * Request/reply jobs take milliseconds, while a new thread costs hundreds of milliseconds of CPU
+ * (modules, the store, tokenizer tables) and starts cold. Terminating it for a client that hung up
+ * costs more than finishing the job does; the grace still bounds a job that runs away.
+ */
+export const ABANDONED_GRACE_MS = 1_000;
 
 /** piscina's message when its task queue is at `maxQueue`. */
 export const QUEUE_FULL = 'Task queue is at limit';
@@ -47,10 +57,19 @@ export interface CooperativeOptions {
 export class ThreadPool {
   private pool?: Piscina<ThreadTask | ControlTask, ThreadReply>;
   private warm = false;
+  private readonly abandoned: Counter<'outcome'>;
 
   constructor(private readonly options: ThreadPoolOptions) {
     const pool = () => this.pool;
     const registers = [options.registry];
+    this.abandoned = new Counter({
+      name: 'keel_job_pool_abandoned_total',
+      help:
+        'Tasks whose caller stopped waiting (cancelled, deadline) while they ran: finished on ' +
+        'their thread, or terminated with it past the grace period.',
+      labelNames: ['outcome'],
+      registers,
+    });
     new Gauge({
       name: 'keel_job_pool_threads',
       help: 'Worker threads in the job pool.',
@@ -121,12 +140,41 @@ export class ThreadPool {
   }
 
   /**
-   * Runs a task. Aborting `signal` takes a queued task out of the queue and terminates the thread
-   * of a running one (piscina starts a new one), so nothing keeps computing a result nobody will
-   * read. Rejects with piscina's {@link QUEUE_FULL} error when the queue is at its bound.
+   * Runs a task. Aborting `signal` takes a queued task out of the queue, and rejects at once for a
+   * running one, which finishes on its thread for nobody unless it outlasts
+   * {@link ABANDONED_GRACE_MS}, when its thread is terminated (piscina starts a new one). Rejects
+   * with piscina's {@link QUEUE_FULL} error when the queue is at its bound.
    */
   run(task: Omit<ThreadTask, 'port'>, signal?: AbortSignal): Promise<ThreadReply> {
-    return this.live().run(task, signal ? { signal } : {});
+    const pool = this.live();
+    if (!signal) return pool.run(task);
+    // The thread sets it when the task starts: whether aborting means dequeuing or abandoning.
+    const started = new Int32Array(new SharedArrayBuffer(4));
+    const terminate = new AbortController();
+    const reply = pool.run({ ...task, started }, { signal: terminate.signal });
+    return new Promise<ThreadReply>((resolve, reject) => {
+      const onAbort = () => {
+        if (Atomics.load(started, 0) === 0) {
+          terminate.abort(signal.reason);
+          return;
+        }
+        reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+        const timer = setTimeout(
+          () => terminate.abort(signal.reason),
+          this.options.abandonedGraceMs ?? ABANDONED_GRACE_MS,
+        );
+        reply
+          .then(
+            () => this.abandoned.inc({ outcome: 'finished' }),
+            () =>
+              this.abandoned.inc({ outcome: terminate.signal.aborted ? 'terminated' : 'finished' }),
+          )
+          .finally(() => clearTimeout(timer));
+      };
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+      reply.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
   }
 
   /**

@@ -20,6 +20,8 @@ export interface ThreadTask {
   deadline?: number;
   /** Progress goes up and cancellation comes down this port (tracked jobs only). */
   port?: MessagePort;
+  /** Set to 1 when the task starts, so the caller knows a running task from a queued one. */
+  started?: Int32Array;
 }
 
 export type ThreadReply = { ok: true; result: unknown } | { ok: false; error: SerializedError };
@@ -72,6 +74,7 @@ export function createThreadHandler(
         return { ok: false, error: serialize(error) };
       }
     }
+    if (task.started) Atomics.store(task.started, 0, 1);
     const processor = registry.get(task.queue, task.name);
     if (!processor) {
       return {

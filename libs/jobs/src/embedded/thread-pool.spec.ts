@@ -1,0 +1,87 @@
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ThreadPool } from './thread-pool.js';
+
+const THREAD = new URL('./fixtures/busy-thread.mjs', import.meta.url);
+
+interface Ran {
+  threadId: number;
+  ran: string[];
+}
+
+describe('ThreadPool: a caller that stops waiting', () => {
+  const pools: ThreadPool[] = [];
+  afterEach(async () => {
+    for (const pool of pools.splice(0)) await pool.destroy();
+  });
+
+  async function start(abandonedGraceMs?: number) {
+    const registry = new Registry();
+    const pool = new ThreadPool({
+      threadFile: THREAD,
+      threads: 1,
+      maxQueue: 10,
+      dataDir: '/nonexistent',
+      registry,
+      ...(abandonedGraceMs !== undefined ? { abandonedGraceMs } : {}),
+    });
+    pools.push(pool);
+    await pool.start();
+    const job = async (name: string, ms: number, signal?: AbortSignal): Promise<Ran> => {
+      const reply = await pool.run(
+        { queue: 'rerank', name: 'rerank', payload: { name, ms } },
+        signal,
+      );
+      if (!reply.ok) throw new Error(reply.error.message);
+      return reply.result as Ran;
+    };
+    const abandoned = async (outcome: string) =>
+      (await registry.getSingleMetric('keel_job_pool_abandoned_total')!.get()).values.find(
+        (v) => v.labels.outcome === outcome,
+      )?.value ?? 0;
+    return { pool, job, abandoned };
+  }
+
+  it('takes a queued task out of the queue', async () => {
+    const { job, abandoned } = await start();
+    const first = job('first', 300);
+    const controller = new AbortController();
+    const queued = job('queued', 10, controller.signal);
+    controller.abort();
+    await expect(queued).rejects.toThrow();
+    await first;
+    const after = await job('after', 0);
+    expect(after.ran).toEqual(['first', 'after']);
+    expect(await abandoned('finished')).toBe(0);
+  });
+
+  it('rejects at once for a running task, which finishes on the same thread', async () => {
+    const { job, abandoned } = await start();
+    const before = await job('before', 0);
+    const controller = new AbortController();
+    const running = job('running', 400, controller.signal);
+    await new Promise((r) => setTimeout(r, 100));
+    const aborted = Date.now();
+    controller.abort();
+    await expect(running).rejects.toThrow();
+    expect(Date.now() - aborted).toBeLessThan(200);
+    const after = await job('after', 0);
+    expect(after.threadId).toBe(before.threadId);
+    expect(after.ran).toEqual(['before', 'running', 'after']);
+    expect(await abandoned('finished')).toBe(1);
+  });
+
+  it('terminates the thread of a task that runs past the grace period', async () => {
+    const { job, abandoned } = await start(100);
+    const before = await job('before', 0);
+    const controller = new AbortController();
+    const runaway = job('runaway', 5_000, controller.signal);
+    await new Promise((r) => setTimeout(r, 100));
+    controller.abort();
+    await expect(runaway).rejects.toThrow();
+    const after = await job('after', 0);
+    expect(after.threadId).not.toBe(before.threadId);
+    expect(after.ran).toEqual(['after']);
+    expect(await abandoned('terminated')).toBe(1);
+  });
+});
