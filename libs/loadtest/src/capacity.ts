@@ -462,9 +462,9 @@ export function renderPlan(plan: CapacityPlan): string {
 /**
  * The values as a fragment of a kustomization.yaml, to append to an overlay's
  * `configMapGenerator` and `patches` lists (patches apply in order: the overlay's own patch of the
- * API's ScaledObject, prod's for one, would otherwise win). A group's target goes through its ConfigMap's
- * KEEL_WORKER_CONCURRENCY: the keda-config component copies it into the ScaledObject (a patch
- * of the target would run after the component and let the two drift apart).
+ * API's ScaledObject, prod's for one, would otherwise win). A group's target goes through its
+ * ConfigMap's KEEL_WORKER_CONCURRENCY: the keda-config component copies it into the ScaledObject
+ * (a patch of the target would run after the component and let the two drift apart).
  */
 export function renderPatch(plan: CapacityPlan): string {
   const measured = plan.groups.filter((g) => g.measured);
