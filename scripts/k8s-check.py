@@ -5,15 +5,22 @@
                                      the Keel processes they scale will do; exit 1 if not
 
 The wiring checks, per rendered overlay:
-  - each ScaledObject's triggers count exactly the worker's queues (its `--queues`), under the
-    worker's own KEEL_QUEUE_PREFIX: for every queue <prefix>:<queue>:wait, :prioritized and
-    :active (and optionally :delayed), named <queue>_<key>;
-  - the formula uses every trigger and nothing else; its target is the worker's per-queue
-    concurrency, which is the container's CPU limit in whole cores;
+  - each ScaledObject's redis triggers count exactly the queues its Deployment consumes (a
+    worker's `--queues`; the API's, `serve`, is `agent`), under the container's own
+    KEEL_QUEUE_PREFIX: for every queue <prefix>:<queue>:wait, :prioritized and :active (and
+    optionally :delayed), named <queue>_<key>;
+  - the formula uses every redis trigger and nothing else (KEDA leaves cpu and memory triggers out
+    of it and hands them to its HPA as they are); its target is what one pod runs at once: a
+    worker's per-queue concurrency, which is the container's CPU limit in whole cores, or the
+    API's KEEL_AGENT_CONCURRENCY;
+  - the API's ScaledObject keeps a cpu trigger (Utilization); no cpu or memory trigger names a
+    container (KEDA drops such a metric when there is a formula), and the container requests
+    the resource (KEDA refuses the trigger otherwise);
   - every Keel container has the three probes, and its pod's terminationGracePeriodSeconds exceeds
     KEEL_SHUTDOWN_GRACE_MS (plus any preStop sleep); a worker of `ingest` or `eval` waits at least
     as long as that queue's longest job;
-  - a Deployment that an HPA or a ScaledObject scales sets no `replicas`.
+  - a Deployment that an HPA or a ScaledObject scales sets no `replicas`, and no Deployment has
+    both (two HPAs would fight over its count).
 Defaults are the app's: KEEL_QUEUE_PREFIX bull, KEEL_SHUTDOWN_GRACE_MS 10000, and so on.
 """
 
@@ -28,7 +35,12 @@ DEFAULTS = {
     "KEEL_SHUTDOWN_GRACE_MS": "10000",
     "KEEL_INGEST_TIMEOUT_MS": "600000",
     "KEEL_EVAL_TIMEOUT_MS": "3600000",
+    "KEEL_AGENT_CONCURRENCY": "16",
 }
+# The queues `keel serve` consumes itself: async agent runs (libs/agent's BullmqAgentQueue). The
+# other queues' API side only produces.
+API_QUEUES = ("agent",)
+RESOURCE_TRIGGERS = ("cpu", "memory")
 # The longest job of a queue, by the setting that bounds it.
 JOB_TIMEOUTS = {"ingest": "KEEL_INGEST_TIMEOUT_MS", "eval": "KEEL_EVAL_TIMEOUT_MS"}
 COUNTED_KEYS = ("wait", "prioritized", "active")  # required per queue
@@ -103,16 +115,21 @@ def check_scaled_object(r, so):
     containers = dep["spec"]["template"]["spec"]["containers"]
     wanted = ref.get("envSourceContainerName", containers[0]["name"])
     container = next(c for c in containers if c["name"] == wanted)
-    queues = queues_of(container)
+    api = (container.get("args") or [])[:1] == ["serve"]
+    queues = list(API_QUEUES) if api else queues_of(container)
     if not queues:
-        r.fail(name, f"{ref['name']} runs no `worker --queues …`")
+        r.fail(name, f"{ref['name']} runs neither `serve` nor `worker --queues …`")
         return
     env = r.env_of(container)
     prefix = env["KEEL_QUEUE_PREFIX"]
 
     listed = {}
+    resource_triggers = []
     for t in spec["triggers"]:
         tname = t.get("name", "")
+        if t["type"] in RESOURCE_TRIGGERS:
+            resource_triggers.append(t)
+            continue
         if t["type"] not in ("redis", "redis-cluster"):
             r.fail(name, f"trigger {tname or t['type']} is not a redis trigger")
             continue
@@ -135,16 +152,46 @@ def check_scaled_object(r, so):
             if f"{q}_{key}" not in listed:
                 r.fail(name, f"no trigger counts {prefix}:{q}:{key}")
 
+    requests = container.get("resources", {}).get("requests", {})
+    for t in resource_triggers:
+        if "containerName" in t.get("metadata", {}):
+            r.fail(
+                name,
+                f"{t['type']} trigger names a container: KEDA makes that a ContainerResource "
+                "metric, which its HPA loses when there is a formula (controllers/keda/hpa.go)",
+            )
+        if t["type"] not in requests:
+            r.fail(name, f"{t['type']} trigger, but {ref['name']} requests no {t['type']}")
+    if api and not any(
+        t["type"] == "cpu" and t.get("metricType") == "Utilization" for t in resource_triggers
+    ):
+        r.fail(
+            name,
+            "the API must keep a cpu trigger (metricType Utilization): its CPU follows requests",
+        )
+
     mods = spec.get("advanced", {}).get("scalingModifiers", {})
     formula = mods.get("formula", "")
     used = set(IDENTIFIER.findall(formula))
     for ident in sorted(used - set(listed)):
-        r.fail(name, f"formula uses {ident}, which is no trigger")
+        r.fail(name, f"formula uses {ident}, which is no redis trigger")
     for tname in sorted(set(listed) - used):
         r.fail(name, f"trigger {tname} is polled but not in the formula")
     if mods.get("metricType") != "AverageValue":
         r.fail(name, "scalingModifiers.metricType must be AverageValue (jobs per pod)")
 
+    target = str(mods.get("target", ""))
+    # KEDA's fallback needs an integer target (strconv.ParseInt in pkg/fallback).
+    if api:
+        # Agent runs wait on the LLM and tools, not the CPU: the API's per-pod count is its own
+        # setting, not its CPU limit.
+        concurrency = env["KEEL_AGENT_CONCURRENCY"]
+        if target != concurrency:
+            r.fail(
+                name,
+                f"target {target!r} is not {ref['name']}'s KEEL_AGENT_CONCURRENCY ({concurrency})",
+            )
+        return
     limit = container.get("resources", {}).get("limits", {}).get("cpu")
     cores = cpu_cores(limit) if limit is not None else None
     if cores is None or cores != int(cores) or cores < 1:
@@ -157,10 +204,11 @@ def check_scaled_object(r, so):
             f"{ref['name']}: KEEL_WORKER_CONCURRENCY {concurrency} differs from its CPU limit "
             f"({int(cores)} core(s))",
         )
-    target = str(mods.get("target", ""))
-    # KEDA's fallback needs an integer target (strconv.ParseInt in pkg/fallback).
     if target != concurrency:
-        r.fail(name, f"target {target!r} is not {ref['name']}'s KEEL_WORKER_CONCURRENCY ({concurrency})")
+        r.fail(
+            name,
+            f"target {target!r} is not {ref['name']}'s KEEL_WORKER_CONCURRENCY ({concurrency})",
+        )
 
 
 def check_shutdown(r, dep_name, dep, container):
@@ -195,12 +243,13 @@ def check_shutdown(r, dep_name, dep, container):
 
 
 def check_replicas(r):
-    scaled = set()
-    for hpa in r.by_kind.get("HorizontalPodAutoscaler", {}).values():
-        scaled.add(hpa["spec"]["scaleTargetRef"]["name"])
-    for so in r.by_kind.get("ScaledObject", {}).values():
-        scaled.add(so["spec"]["scaleTargetRef"]["name"])
-    for name in sorted(scaled):
+    hpas = r.by_kind.get("HorizontalPodAutoscaler", {}).values()
+    by_hpa = {hpa["spec"]["scaleTargetRef"]["name"] for hpa in hpas}
+    scaled_objects = r.by_kind.get("ScaledObject", {}).values()
+    by_keda = {so["spec"]["scaleTargetRef"]["name"] for so in scaled_objects}
+    for name in sorted(by_hpa & by_keda):
+        r.fail(name, "is scaled by an HPA and a ScaledObject, whose own HPA would fight the first")
+    for name in sorted(by_hpa | by_keda):
         dep = r.by_kind.get("Deployment", {}).get(name)
         if dep is not None and "replicas" in dep["spec"]:
             r.fail(name, "is autoscaled, so it must not set spec.replicas (each apply resets it)")

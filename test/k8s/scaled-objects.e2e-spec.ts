@@ -1,6 +1,9 @@
 // The KEDA ScaledObjects count the Redis keys Keel's BullMQ queues really use: the manifests are
 // rendered as `kubectl apply -k` would apply them, and their listNames are checked against the
-// keys a running Keel API and worker write, for the base prefix and for prod's Redis Cluster one.
+// queues each scaled Deployment's process consumes when started with the Deployment's own args,
+// and against the keys a running Keel API and worker write, for the base prefix and for prod's
+// Redis Cluster one. The API's ScaledObject also counts agent runs per pod: its target is checked
+// against the runs one API process really executes at once.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,11 +13,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   REPO_ROOT,
   startKeel,
+  startKeelCommand,
   startKeelWorker,
   tempDir,
   type KeelServer,
 } from '../support/keel-server.js';
+import { startScriptedLlm, type ScriptedLlm } from '../support/llm-server.js';
 import { RedisServer } from '../support/redis.js';
+import { until } from '../support/until.js';
 
 interface K8sObject {
   kind: string;
@@ -23,7 +29,20 @@ interface K8sObject {
   spec?: any;
 }
 
+interface Trigger {
+  name?: string;
+  type: string;
+  metricType?: string;
+  metadata: Record<string, string>;
+}
+
 const OVERLAYS = ['base', 'dev', 'prod'] as const;
+/** The ScaledObjects each overlay renders: dev runs one API pod over a shared volume, unscaled. */
+const SCALED: Record<(typeof OVERLAYS)[number], string[]> = {
+  base: ['keel-api', 'keel-worker-batch', 'keel-worker-query'],
+  dev: ['keel-worker-batch', 'keel-worker-query'],
+  prod: ['keel-api', 'keel-worker-batch', 'keel-worker-query'],
+};
 /** The BullMQ keys a ScaledObject may count, and the Redis type each has. */
 const STATE_TYPES: Record<string, string> = {
   wait: 'list',
@@ -35,30 +54,66 @@ const STATE_TYPES: Record<string, string> = {
 const rendered = tempDir('keel-k8s-');
 const manifests: Record<string, K8sObject[]> = {};
 
+/** A generated ConfigMap by its name before kustomize's hash suffix. */
+function configMap(objects: K8sObject[], name: string): Record<string, string> | undefined {
+  return objects.find(
+    (o) => o.kind === 'ConfigMap' && new RegExp(`^${name}-[a-z0-9]{10}$`).test(o.metadata.name),
+  )?.data;
+}
+
 function prefixOf(objects: K8sObject[]): string {
-  const config = objects.find(
-    (o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('keel-config'),
-  );
-  const prefix = config?.data?.KEEL_QUEUE_PREFIX;
+  const prefix = configMap(objects, 'keel-config')?.KEEL_QUEUE_PREFIX;
   if (!prefix) throw new Error('no KEEL_QUEUE_PREFIX in keel-config');
   return prefix;
 }
 
-/** Each ScaledObject with the queues its target Deployment consumes. */
+/** Each ScaledObject with its target Deployment's container and the queues its triggers count. */
 function scaledObjects(objects: K8sObject[]) {
   return objects
     .filter((o) => o.kind === 'ScaledObject')
     .map((so) => {
-      const target = objects.find(
+      const deployment = objects.find(
         (o) => o.kind === 'Deployment' && o.metadata.name === so.spec.scaleTargetRef.name,
       );
-      const args: string[] = target?.spec.template.spec.containers[0].args ?? [];
-      const queues = args[args.indexOf('--queues') + 1]?.split(',') ?? [];
-      const triggers = (
-        so.spec.triggers as Array<{ name: string; type: string; metadata: { listName: string } }>
-      ).map((t) => ({ name: t.name, type: t.type, listName: t.metadata.listName }));
-      return { name: so.metadata.name, queues, triggers, spec: so.spec };
+      if (!deployment) throw new Error(`${so.metadata.name} scales no rendered Deployment`);
+      const container = deployment.spec.template.spec.containers[0] as {
+        args: string[];
+        env?: Array<{ name: string; value?: string }>;
+      };
+      const triggers = so.spec.triggers as Trigger[];
+      const redis = triggers
+        .filter((t) => t.type === 'redis')
+        .map((t) => ({ name: t.name ?? '', listName: t.metadata.listName }));
+      const counted = [...new Set(redis.map((t) => t.listName.split(':')[1]))].sort();
+      return {
+        name: so.metadata.name,
+        container,
+        triggers,
+        redis,
+        counted,
+        spec: so.spec,
+      };
     });
+}
+
+/**
+ * The queues that processes connected to Redis consume, as BullMQ itself finds a queue's workers
+ * (Queue#getWorkers, over CLIENT LIST): a Worker names its blocking connection
+ * `<prefix>:<base64(queue)>`, with `:w:<name>` after it for a named worker; QueueEvents (a
+ * producer waiting for results) end in `:qe` and do not count.
+ */
+async function consumedQueues(client: Redis, prefix: string): Promise<string[]> {
+  const list = (await client.call('CLIENT', 'LIST')) as string;
+  const queues = new Set<string>();
+  for (const line of list.split('\n')) {
+    const name = /(?:^| )name=(\S*)/.exec(line)?.[1] ?? '';
+    if (!name.startsWith(`${prefix}:`)) continue;
+    const [encoded, suffix] = name.slice(prefix.length + 1).split(':');
+    if (suffix === undefined || suffix === 'w') {
+      queues.add(Buffer.from(encoded, 'base64').toString('utf8'));
+    }
+  }
+  return [...queues].sort();
 }
 
 let validation: { status: number | null; output: string };
@@ -91,65 +146,169 @@ describe('rendered ScaledObjects', () => {
     expect(validation.status).toBe(0);
   });
 
-  it.each(OVERLAYS)('%s: every worker queue is counted under the configured prefix', (overlay) => {
-    const objects = manifests[overlay];
-    const prefix = prefixOf(objects);
-    const groups = scaledObjects(objects);
-    expect(groups.map((g) => g.name).sort()).toEqual(['keel-worker-batch', 'keel-worker-query']);
-    for (const group of groups) {
-      expect(group.queues.length).toBeGreaterThan(0);
-      for (const trigger of group.triggers) {
-        expect(trigger.type).toBe('redis');
-        const [p, queue, state, ...rest] = trigger.listName.split(':');
-        expect(rest).toEqual([]);
-        expect(p).toBe(prefix);
-        expect(group.queues).toContain(queue);
-        expect(Object.keys(STATE_TYPES)).toContain(state);
-        // The formula must use every trigger it names.
-        expect(group.spec.advanced.scalingModifiers.formula).toContain(trigger.name);
-      }
-      for (const queue of group.queues) {
-        for (const state of ['wait', 'prioritized', 'active']) {
-          expect(group.triggers.map((t) => t.listName)).toContain(`${prefix}:${queue}:${state}`);
-        }
-      }
-      // Target: the jobs one pod runs at once, which is the worker's concurrency.
-      const deployment = objects.find(
-        (o) => o.kind === 'Deployment' && o.metadata.name === group.name,
-      )!;
-      const groupConfig = objects.find(
-        (o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith(group.name),
-      );
-      const env = deployment.spec.template.spec.containers[0].env as Array<{
-        name: string;
-        value?: string;
-      }>;
-      const concurrency =
-        groupConfig?.data?.KEEL_WORKER_CONCURRENCY ??
-        env.find((e) => e.name === 'KEEL_WORKER_CONCURRENCY')?.value;
-      expect(group.spec.advanced.scalingModifiers.target).toBe(concurrency);
+  it('no HorizontalPodAutoscaler is rendered beside the ScaledObjects (KEDA makes its own)', () => {
+    for (const overlay of OVERLAYS) {
+      expect(manifests[overlay].filter((o) => o.kind === 'HorizontalPodAutoscaler')).toEqual([]);
     }
   });
+
+  it.each(OVERLAYS)(
+    '%s: every trigger counts a queue key under the configured prefix',
+    (overlay) => {
+      const objects = manifests[overlay];
+      const prefix = prefixOf(objects);
+      const groups = scaledObjects(objects);
+      expect(groups.map((g) => g.name).sort()).toEqual(SCALED[overlay]);
+      for (const group of groups) {
+        expect(group.counted.length).toBeGreaterThan(0);
+        for (const trigger of group.redis) {
+          const [p, queue, state, ...rest] = trigger.listName.split(':');
+          expect(rest).toEqual([]);
+          expect(p).toBe(prefix);
+          expect(Object.keys(STATE_TYPES)).toContain(state);
+          expect(trigger.name).toBe(`${queue}_${state}`);
+          // The formula must use every trigger it names.
+          expect(group.spec.advanced.scalingModifiers.formula).toContain(trigger.name);
+        }
+        for (const queue of group.counted) {
+          for (const state of ['wait', 'prioritized', 'active']) {
+            expect(group.redis.map((t) => t.listName)).toContain(`${prefix}:${queue}:${state}`);
+          }
+        }
+      }
+    },
+  );
+
+  it.each(OVERLAYS)(
+    '%s: each target is the jobs one pod runs at once, by its setting',
+    (overlay) => {
+      const objects = manifests[overlay];
+      for (const group of scaledObjects(objects)) {
+        const target = group.spec.advanced.scalingModifiers.target;
+        if (group.container.args[0] === 'serve') {
+          // Agent runs per API pod: KEEL_AGENT_CONCURRENCY of the API's ConfigMap.
+          expect(target).toBe(configMap(objects, 'keel-api')?.KEEL_AGENT_CONCURRENCY);
+          continue;
+        }
+        const concurrency =
+          configMap(objects, group.name)?.KEEL_WORKER_CONCURRENCY ??
+          group.container.env?.find((e) => e.name === 'KEEL_WORKER_CONCURRENCY')?.value;
+        expect(target).toBe(concurrency);
+      }
+    },
+  );
+
+  it.each(['base', 'prod'] as const)(
+    '%s: the API keeps its CPU trigger beside the agent backlog, bounds and behaviour',
+    (overlay) => {
+      const api = scaledObjects(manifests[overlay]).find((g) => g.name === 'keel-api')!;
+      // KEDA hands cpu triggers to its HPA as Resource metrics, outside the formula: no name, no
+      // containerName (a ContainerResource metric is dropped when there is a formula).
+      expect(api.triggers.filter((t) => t.type !== 'redis')).toEqual([
+        { type: 'cpu', metricType: 'Utilization', metadata: { value: '70' } },
+      ]);
+      expect(api.spec.advanced.scalingModifiers).toMatchObject({
+        formula: 'agent_wait + agent_prioritized + agent_active',
+        metricType: 'AverageValue',
+      });
+      expect([api.spec.minReplicaCount, api.spec.maxReplicaCount]).toEqual(
+        overlay === 'prod' ? [3, 30] : [2, 10],
+      );
+      expect(api.spec.fallback).toMatchObject({
+        failureThreshold: 3,
+        behavior: 'currentReplicasIfHigher',
+      });
+      const behavior = api.spec.advanced.horizontalPodAutoscalerConfig.behavior;
+      expect(behavior.scaleUp.policies).toEqual([
+        { type: 'Percent', value: 100, periodSeconds: 30 },
+        { type: 'Pods', value: 4, periodSeconds: 30 },
+      ]);
+      expect(behavior.scaleDown).toEqual({
+        stabilizationWindowSeconds: 300,
+        policies: [{ type: 'Percent', value: 25, periodSeconds: 60 }],
+      });
+      const pdb = manifests[overlay].find(
+        (o) => o.kind === 'PodDisruptionBudget' && o.metadata.name === 'keel-api',
+      );
+      expect(pdb?.spec.maxUnavailable).toBe(1);
+    },
+  );
 });
 
-describe('the keys Keel writes to Redis', () => {
+describe('against a real redis-server', () => {
   let redis: RedisServer;
   let client: Redis;
+  let llm: ScriptedLlm;
 
   beforeAll(async () => {
     redis = await RedisServer.start();
     client = redis.client();
+    llm = await startScriptedLlm();
   });
 
   afterAll(async () => {
     client?.disconnect();
+    await llm?.close();
     await redis?.dispose();
   });
 
   const prefixes = () => [...new Set(OVERLAYS.map((o) => prefixOf(manifests[o])))];
 
-  it('are the keys, of the types, that the ScaledObjects count', async () => {
+  it('each ScaledObject counts the queues its Deployment consumes, run with its own args', async () => {
+    // One process at a time, so what CLIENT LIST shows is that process's.
+    const seen = new Map<string, string[]>();
+    for (const overlay of OVERLAYS) {
+      const prefix = prefixOf(manifests[overlay]);
+      for (const group of scaledObjects(manifests[overlay])) {
+        const key = `${prefix} ${group.container.args.join(' ')}`;
+        if (!seen.has(key)) {
+          const running = await startKeelCommand(group.container.args, {
+            env: { REDIS_URL: redis.url, KEEL_QUEUE_PREFIX: prefix },
+          });
+          try {
+            // Ready can come a moment before the last Worker has named its connection: read
+            // until two reads 250 ms apart agree.
+            let consumed: string[] = [];
+            let previous = '';
+            await until(async () => {
+              consumed = await consumedQueues(client, prefix);
+              const now = consumed.join(',');
+              const stable = now !== '' && now === previous;
+              previous = now;
+              if (!stable) await new Promise((r) => setTimeout(r, 250));
+              return stable;
+            });
+            seen.set(key, consumed);
+          } finally {
+            await running.dispose();
+          }
+        }
+        const consumed = seen.get(key)!;
+        expect(
+          consumed.length,
+          `${group.container.args.join(' ')} consumes nothing`,
+        ).toBeGreaterThan(0);
+        expect({ scaledObject: group.name, counts: group.counted }).toEqual({
+          scaledObject: group.name,
+          counts: consumed,
+        });
+      }
+    }
+    // The API's own queue, which its CPU does not follow.
+    expect(seen.get('bull serve')).toEqual(['agent']);
+  }, 120_000);
+
+  it('are the keys, of the types, that the ScaledObjects count; the API runs its target at once', async () => {
     for (const prefix of prefixes()) {
+      // The overlay whose API ScaledObject this prefix's run checks (base for bull, prod for {bull}).
+      const overlay = OVERLAYS.find(
+        (o) => prefixOf(manifests[o]) === prefix && SCALED[o].includes('keel-api'),
+      )!;
+      const apiTarget = Number(
+        scaledObjects(manifests[overlay]).find((g) => g.name === 'keel-api')!.spec.advanced
+          .scalingModifiers.target,
+      );
+      const agentConcurrency = configMap(manifests[overlay], 'keel-api')!.KEEL_AGENT_CONCURRENCY;
       const dataDir = tempDir('keel-k8s-keys-');
       const env = { REDIS_URL: redis.url, KEEL_QUEUE_PREFIX: prefix };
       let api: KeelServer | undefined;
@@ -158,8 +317,19 @@ describe('the keys Keel writes to Redis', () => {
       const look = async () => {
         for (const key of await client.keys(`${prefix}:*`)) seen.set(key, await client.type(key));
       };
+      let agentActive: number | undefined;
+      let agentWaiting: number | undefined;
       try {
-        api = await startKeel({ dataDir, env });
+        api = await startKeel({
+          dataDir,
+          env: {
+            ...env,
+            LLM_URL: llm.url,
+            LLM_MODEL: 'scripted',
+            LLM_MAX_RETRIES: '0',
+            KEEL_AGENT_CONCURRENCY: agentConcurrency,
+          },
+        });
         await api.request('POST', '/v1/collections', { name: 'k' });
         // wait: an ingest job and a rerank job, with no worker to take them.
         const docs = Array.from({ length: 1_000 }, (_, i) => ({
@@ -176,9 +346,33 @@ describe('the keys Keel writes to Redis', () => {
         );
         await new Promise((r) => setTimeout(r, 500));
         await look();
+        // agent active and wait: async runs whose model never answers, one more than the API
+        // executes at once; the API itself takes them off the queue.
+        const runs = Number(agentConcurrency) + 1;
+        llm.push(...Array.from({ length: runs }, () => ({ hang: true })));
+        for (let i = 0; i < runs; i++) {
+          const created = await api.request('POST', '/v1/agent/runs', {
+            input: `run ${i}`,
+            tools: [],
+            async: true,
+          });
+          expect(created.status, created.text).toBe(202);
+        }
+        // Until every run is in the queue and the API has taken all it will take: the running
+        // count holds still for 250 ms (a job moves from wait to active in one step).
+        let last = -1;
+        await until(async () => {
+          agentActive = await client.llen(`${prefix}:agent:active`);
+          agentWaiting = await client.llen(`${prefix}:agent:wait`);
+          const settled = agentActive + agentWaiting === runs && agentActive === last;
+          last = agentActive;
+          if (!settled) await new Promise((r) => setTimeout(r, 250));
+          return settled;
+        });
+        await look();
         // prioritized and delayed: Keel does not set priorities or delays itself, but BullMQ
         // writes them (a retry's back-off is a delay): add such jobs the way BullMQ does.
-        for (const name of ['ingest', 'eval', 'rerank', 'pack']) {
+        for (const name of ['ingest', 'eval', 'rerank', 'pack', 'agent']) {
           const connection = redis.client();
           const q = new Queue(name, { connection, prefix });
           const probes = [
@@ -186,7 +380,8 @@ describe('the keys Keel writes to Redis', () => {
             await q.add('probe', {}, { delay: 60_000 }),
           ];
           await look();
-          // Out again before a worker could take them (Keel's workers refuse unknown jobs).
+          // Out again before a worker could take them (Keel's workers refuse unknown jobs; the
+          // API's agent slots are all taken by the runs above).
           for (const probe of probes) await probe.remove();
           await q.close();
           connection.disconnect();
@@ -204,17 +399,24 @@ describe('the keys Keel writes to Redis', () => {
         await api?.dispose();
         rmSync(dataDir, { recursive: true, force: true });
       }
+      // One API pod runs exactly `target` agent runs; the one over it waits in the queue, where
+      // the ScaledObject counts it towards another pod.
+      expect({ active: agentActive, waiting: agentWaiting }).toEqual({
+        active: apiTarget,
+        waiting: 1,
+      });
       for (const overlay of OVERLAYS) {
         if (prefixOf(manifests[overlay]) !== prefix) continue;
         for (const group of scaledObjects(manifests[overlay])) {
-          for (const { listName } of group.triggers) {
+          for (const { listName } of group.redis) {
             const [, queue, state] = listName.split(':');
             // Only the states this test put jobs in on this queue.
             const populated =
               state === 'prioritized' ||
               state === 'delayed' ||
               queue === 'ingest' ||
-              (queue === 'rerank' && state === 'wait');
+              (queue === 'rerank' && state === 'wait') ||
+              (queue === 'agent' && (state === 'wait' || state === 'active'));
             if (!populated) continue;
             expect({ listName, type: seen.get(listName) }).toEqual({
               listName,
@@ -226,6 +428,8 @@ describe('the keys Keel writes to Redis', () => {
       expect(seen.get(`${prefix}:ingest:active`)).toBe('list');
       expect(seen.get(`${prefix}:ingest:wait`)).toBe('list');
       expect(seen.get(`${prefix}:rerank:wait`)).toBe('list');
+      expect(seen.get(`${prefix}:agent:active`)).toBe('list');
+      expect(seen.get(`${prefix}:agent:wait`)).toBe('list');
       await client.flushall();
     }
   }, 180_000);

@@ -219,13 +219,16 @@ describe('keel loadtest against the embedded server', () => {
     const replicas = Math.ceil(200 / (held * 0.7) - 1e-9);
     expect(stdout).toMatch(/C×h +per-pod rate at the target/);
     expect(stdout).toContain(`ceil(P / (C×h)) = ceil(200 / ${target})`);
-    expect(stdout).toContain(`minReplicas 2, maxReplicas ${Math.max(2, replicas)}`);
+    expect(stdout).toContain(
+      `ScaledObject keel-api: minReplicaCount 2, maxReplicaCount ${Math.max(2, replicas)}`,
+    );
     expect(stdout).toMatch(/embedded mode/);
     expect(stdout).toMatch(/ScaledObject keel-worker-query: advanced.scalingModifiers.target 1/);
     const json = JSON.parse(
       (await keel(['capacity', '--from', from, '--peak-rps', '200', '--json'])).stdout,
     );
     expect(json.api.replicasAtPeak).toBe(replicas);
+    expect(json.api.maxReplicaCount).toBe(Math.max(2, replicas));
     const query = json.groups.find((g: any) => g.name === 'query');
     expect(query.measured).toBe(true);
     expect(query.concurrencySource).toMatch(/--worker-cpu 1/);
@@ -242,7 +245,8 @@ describe('keel loadtest against the embedded server', () => {
       kustomization,
       readFileSync(kustomization, 'utf8')
         .replace(/^configMapGenerator:\n/m, `configMapGenerator:\n${cm}`)
-        // At the end of the list: prod's own patch of the HPA comes first, so ours wins.
+        // At the end of the list: prod's own patch of the API's ScaledObject comes first, so
+        // ours wins.
         .replace(/\ncomponents:/, `${patches}\ncomponents:`),
     );
     mkdirSync(join(out, 'rendered'), { recursive: true });
@@ -259,10 +263,13 @@ describe('keel loadtest against the embedded server', () => {
     );
     expect(render.status, render.stderr).toBe(0);
     const objects = JSON.parse(render.stdout) as any[];
-    const hpa = objects.find(
-      (o) => o.kind === 'HorizontalPodAutoscaler' && o.metadata.name === 'keel-api',
-    );
-    expect(hpa.spec).toMatchObject({ minReplicas: 2, maxReplicas: Math.max(2, replicas) });
+    const api = objects.find((o) => o.kind === 'ScaledObject' && o.metadata.name === 'keel-api');
+    // prod's own values are 3 and 30: the patch's win.
+    expect(api.spec).toMatchObject({
+      minReplicaCount: 2,
+      maxReplicaCount: Math.max(2, replicas),
+    });
+    expect(objects.filter((o) => o.kind === 'HorizontalPodAutoscaler')).toEqual([]);
     const so = objects.find(
       (o) => o.kind === 'ScaledObject' && o.metadata.name === 'keel-worker-query',
     );

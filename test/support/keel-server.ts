@@ -106,6 +106,23 @@ export function startKeelWorker(
   });
 }
 
+/**
+ * Starts the built CLI with a container's `args` as a pod would run it (`serve`, or
+ * `worker --queues …`), on free loopback ports, and waits until it is ready.
+ */
+export function startKeelCommand(args: string[], options: StartOptions = {}): Promise<KeelServer> {
+  const [command, ...rest] = args;
+  if (command === 'serve')
+    return startKeel({ ...options, args: [...rest, ...(options.args ?? [])] });
+  if (command === 'worker') {
+    return startProcess('worker', /Keel worker listening on (http:\/\/[^"\s]+)/, {
+      ...options,
+      args: [...rest, '--port', '0', ...(options.args ?? [])],
+    });
+  }
+  throw new Error(`not a Keel process: ${JSON.stringify(args)}`);
+}
+
 async function startProcess(
   role: 'serve' | 'worker',
   listeningLine: RegExp,

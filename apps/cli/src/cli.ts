@@ -231,7 +231,7 @@ export function run(argv: string[]): void {
       '1',
     )
     .option('--api-min-replicas <n>', 'floor of API pods', '2')
-    .option('--min-rps <n>', 'off-peak rate, for the HPA minReplicas')
+    .option('--min-rps <n>', "off-peak rate, for the API ScaledObject's minReplicaCount")
     .option('--json', 'print the plan as JSON')
     .option('--write-patch <file>', 'also write the kustomize patch to a file')
     .action(async (options: CapacityOptions) => (await loadLoadtest()).capacity(options));

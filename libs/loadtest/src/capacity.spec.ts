@@ -140,12 +140,13 @@ describe('planCapacity (worked example: 40 rps held per pod, peak 500, headroom 
       capacityRps: 40,
       targetRps: 28,
       replicasAtPeak: 18,
-      minReplicas: 2,
-      maxReplicas: 18,
+      minReplicaCount: 2,
+      maxReplicaCount: 18,
       cpuReplicasAtPeak: 15,
     });
     const n = plan.api.derivations.find((d) => d.symbol === 'N')!;
     expect(n.arithmetic).toBe('ceil(P / (C×h)) = ceil(500 / 28) = ceil(17.857) = 18');
+    expect(n.source).toBe('ScaledObject keel-api maxReplicaCount');
     expect(plan.api.derivations[0].source).toMatch(/step 2 .*p99 90 ms ≤ SLO 250 ms/);
   });
 
@@ -198,9 +199,27 @@ describe('planCapacity (worked example: 40 rps held per pod, peak 500, headroom 
     expect(query.replicasAtPeak).toBe(3);
   });
 
-  it('an off-peak rate sets minReplicas, never below the floor', () => {
-    expect(planCapacity(input({ minRps: 100 })).api.minReplicas).toBe(4); // ceil(100 / 28)
-    expect(planCapacity(input({ minRps: 10 })).api.minReplicas).toBe(2);
+  it('an off-peak rate sets minReplicaCount, never below the floor', () => {
+    expect(planCapacity(input({ minRps: 100 })).api.minReplicaCount).toBe(4); // ceil(100 / 28)
+    expect(planCapacity(input({ minRps: 10 })).api.minReplicaCount).toBe(2);
+  });
+
+  it('says the API count is for requests only: agent runs scale keel-api under the same cap', () => {
+    const plan = planCapacity(input());
+    expect(plan.warnings).toContain(
+      "The load test sends no agent runs, so maxReplicaCount 18 is sized for requests alone. The API's ScaledObject also scales on the agent backlog (KEEL_AGENT_CONCURRENCY async runs per pod), and its HPA takes the larger count under the same maxReplicaCount: with A agent runs waiting or running at the peak, keel-api needs max(18, ceil(A / KEEL_AGENT_CONCURRENCY)) pods.",
+    );
+  });
+
+  it('suggests a higher maxReplicaCount when CPU would ask for more pods than the rate', () => {
+    const r = result();
+    // 0.06 CPU-s per request: ceil(0.06 × 500 / (1 × 0.7)) = ceil(42.857) = 43 > 18.
+    r.steps[1].server!.cpuSecondsPerRequest = 0.06;
+    const plan = planCapacity(input({ result: r }));
+    expect(plan.api.cpuReplicasAtPeak).toBe(43);
+    expect(plan.warnings.join('\n')).toMatch(
+      /The API's ScaledObject scales it on CPU: at the peak it would ask for 43 pods .* more than the 18 the rate gives\. .*consider maxReplicaCount 43\./,
+    );
   });
 
   it('warns when the numbers do not carry over, and refuses a run where nothing held', () => {
@@ -247,7 +266,8 @@ describe('planCapacity (worked example: 40 rps held per pod, peak 500, headroom 
     const text = renderPlan(plan);
     expect(text).toMatch(/ceil\(500 \/ 28\) = ceil\(17\.857\) = 18/);
     expect(text).toMatch(/P × j × t = 500\/s × 0\.3 × 12 ms = 1\.8/);
-    expect(text).toMatch(/HorizontalPodAutoscaler keel-api: minReplicas 2, maxReplicas 18/);
+    expect(text).toMatch(/ScaledObject keel-api: minReplicaCount 2, maxReplicaCount 18/);
+    expect(text).not.toMatch(/HorizontalPodAutoscaler|HPA minReplicas|HPA maxReplicas/);
     expect(text).toMatch(
       /ScaledObject keel-worker-query: advanced.scalingModifiers.target 1 \(KEEL_WORKER_CONCURRENCY\), minReplicaCount 1, maxReplicaCount 4/,
     );
@@ -256,8 +276,9 @@ describe('planCapacity (worked example: 40 rps held per pod, peak 500, headroom 
     expect(patch).toContain('  - name: keel-worker-query\n    behavior: merge\n    literals:\n');
     expect(patch).toContain('      - KEEL_WORKER_CONCURRENCY=1\n');
     expect(patch).toContain(
-      '        name: keel-api\n      spec:\n        minReplicas: 2\n        maxReplicas: 18\n',
+      '      apiVersion: keda.sh/v1alpha1\n      kind: ScaledObject\n      metadata:\n        name: keel-api\n      spec:\n        minReplicaCount: 2\n        maxReplicaCount: 18\n',
     );
+    expect(patch).not.toContain('HorizontalPodAutoscaler');
     expect(patch).toContain(
       '        name: keel-worker-query\n      spec:\n        minReplicaCount: 1\n        maxReplicaCount: 4\n',
     );

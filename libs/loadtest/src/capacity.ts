@@ -44,7 +44,7 @@ export interface CapacityInput {
   workerCpu: number;
   /** The API's floor of replicas (availability: one pod may be drained). */
   apiMinReplicas: number;
-  /** Off-peak rate, for the HPA's minReplicas. */
+  /** Off-peak rate, for the API ScaledObject's minReplicaCount. */
   minRps?: number;
 }
 
@@ -97,8 +97,9 @@ export interface CapacityPlan {
     capacityRps: number;
     targetRps: number;
     replicasAtPeak: number;
-    minReplicas: number;
-    maxReplicas: number;
+    /** ScaledObject keel-api spec.minReplicaCount and spec.maxReplicaCount. */
+    minReplicaCount: number;
+    maxReplicaCount: number;
     cpuReplicasAtPeak: number | null;
     derivations: Derivation[];
   };
@@ -239,7 +240,7 @@ export function planCapacity(input: CapacityInput): CapacityPlan {
       value: replicas,
       unit: 'pods',
       arithmetic: `ceil(P / (C×h)) = ceil(${show(peakRps)} / ${show(target)}) = ceil(${show(peakRps / target)}) = ${replicas}`,
-      source: 'HPA maxReplicas',
+      source: 'ScaledObject keel-api maxReplicaCount',
     },
   ];
   let minReplicas = input.apiMinReplicas;
@@ -252,7 +253,7 @@ export function planCapacity(input: CapacityInput): CapacityPlan {
       value: minReplicas,
       unit: 'pods',
       arithmetic: `max(${input.apiMinReplicas}, ceil(${show(input.minRps)} / ${show(target)})) = max(${input.apiMinReplicas}, ${atMin}) = ${minReplicas}`,
-      source: 'HPA minReplicas (--min-rps; floor --api-min-replicas)',
+      source: 'ScaledObject keel-api minReplicaCount (--min-rps; floor --api-min-replicas)',
     });
   } else {
     apiDerivations.push({
@@ -261,7 +262,8 @@ export function planCapacity(input: CapacityInput): CapacityPlan {
       value: minReplicas,
       unit: 'pods',
       arithmetic: show(minReplicas),
-      source: 'HPA minReplicas: --api-min-replicas (one pod can be drained, PDB maxUnavailable 1)',
+      source:
+        'ScaledObject keel-api minReplicaCount: --api-min-replicas (one pod can be drained, PDB maxUnavailable 1)',
     });
   }
   const maxReplicas = Math.max(minReplicas, replicas);
@@ -285,10 +287,14 @@ export function planCapacity(input: CapacityInput): CapacityPlan {
     });
     if (cpuReplicas > replicas) {
       warnings.push(
-        `The HPA scales the API on CPU: at the peak it would ask for ${cpuReplicas} pods (CPU per request × peak), more than the ${replicas} the rate gives. The measured pod ran below full CPU at its capacity; consider maxReplicas ${cpuReplicas}.`,
+        `The API's ScaledObject scales it on CPU: at the peak it would ask for ${cpuReplicas} pods (CPU per request × peak), more than the ${replicas} the rate gives. The measured pod ran below full CPU at its capacity; consider maxReplicaCount ${cpuReplicas}.`,
       );
     }
   }
+  // The generator sends retrieve and query requests only (keel-target.ts), never an agent run.
+  warnings.push(
+    `The load test sends no agent runs, so maxReplicaCount ${maxReplicas} is sized for requests alone. The API's ScaledObject also scales on the agent backlog (KEEL_AGENT_CONCURRENCY async runs per pod), and its HPA takes the larger count under the same maxReplicaCount: with A agent runs waiting or running at the peak, keel-api needs max(${maxReplicas}, ceil(A / KEEL_AGENT_CONCURRENCY)) pods.`,
+  );
   if (result.capacity.lowerBound) {
     warnings.push(
       `No step broke, so ${C} requests/s is a lower bound of the capacity: the replica counts are an upper bound. Run --find-capacity for the real one.`,
@@ -402,8 +408,8 @@ export function planCapacity(input: CapacityInput): CapacityPlan {
       capacityRps: C,
       targetRps: r3(target),
       replicasAtPeak: replicas,
-      minReplicas,
-      maxReplicas,
+      minReplicaCount: minReplicas,
+      maxReplicaCount: maxReplicas,
       cpuReplicasAtPeak: cpuReplicas,
       derivations: apiDerivations,
     },
@@ -440,7 +446,7 @@ export function renderPlan(plan: CapacityPlan): string {
   lines.push(
     '',
     'Values for the k8s overlay:',
-    `  HorizontalPodAutoscaler keel-api: minReplicas ${plan.api.minReplicas}, maxReplicas ${plan.api.maxReplicas}`,
+    `  ScaledObject keel-api: minReplicaCount ${plan.api.minReplicaCount}, maxReplicaCount ${plan.api.maxReplicaCount}`,
   );
   for (const g of plan.groups) {
     lines.push(
@@ -455,10 +461,10 @@ export function renderPlan(plan: CapacityPlan): string {
 
 /**
  * The values as a fragment of a kustomization.yaml, to append to an overlay's
- * `configMapGenerator` and `patches` lists (patches apply in order: the overlay's own HPA patch,
- * prod's for one, would otherwise win). A group's target goes through its ConfigMap's
- * KEEL_WORKER_CONCURRENCY: the keda-config component copies it into the ScaledObject (a patch
- * of the target would run after the component and let the two drift apart).
+ * `configMapGenerator` and `patches` lists (patches apply in order: the overlay's own patch of the
+ * API's ScaledObject, prod's for one, would otherwise win). A group's target goes through its
+ * ConfigMap's KEEL_WORKER_CONCURRENCY: the keda-config component copies it into the ScaledObject
+ * (a patch of the target would run after the component and let the two drift apart).
  */
 export function renderPatch(plan: CapacityPlan): string {
   const measured = plan.groups.filter((g) => g.measured);
@@ -486,13 +492,13 @@ export function renderPatch(plan: CapacityPlan): string {
   lines.push(
     'patches:',
     '  - patch: |-',
-    '      apiVersion: autoscaling/v2',
-    '      kind: HorizontalPodAutoscaler',
+    '      apiVersion: keda.sh/v1alpha1',
+    '      kind: ScaledObject',
     '      metadata:',
     '        name: keel-api',
     '      spec:',
-    `        minReplicas: ${plan.api.minReplicas}`,
-    `        maxReplicas: ${plan.api.maxReplicas}`,
+    `        minReplicaCount: ${plan.api.minReplicaCount}`,
+    `        maxReplicaCount: ${plan.api.maxReplicaCount}`,
   );
   for (const g of measured) {
     lines.push(

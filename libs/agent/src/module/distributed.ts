@@ -8,7 +8,7 @@ import { BullmqAgentQueue } from '../service/bullmq-agent-queue.js';
 import { RedisCancelBus } from '../service/cancel-bus.js';
 import type { AgentParts } from './parts.js';
 
-export function distributedParts(config: KeelConfig, concurrency: number): AgentParts {
+export function distributedParts(config: KeelConfig): AgentParts {
   const url = config.redisUrl!;
   const prefix = config.queues.prefix;
   const timeoutMs = config.queues.redisTimeoutMs;
@@ -30,7 +30,7 @@ export function distributedParts(config: KeelConfig, concurrency: number): Agent
       connection: commands,
       blocking,
       prefix,
-      concurrency,
+      concurrency: config.agent.concurrency,
       lockMs: config.queues.lockMs,
     }),
     cancels: new RedisCancelBus(commands, subscriber, `${prefix}:agent:cancel`),

@@ -17,19 +17,21 @@ export interface AgentParts {
   close(): Promise<void>;
 }
 
-/** Runs one process executes at once: they wait on model and tool servers, not on the CPU. */
-export const AGENT_CONCURRENCY = 16;
-
+/**
+ * Either way, one process executes at most `config.agent.concurrency` async runs at once
+ * (KEEL_AGENT_CONCURRENCY): they wait on model and tool servers, not on the CPU. In Kubernetes
+ * the same number is the API ScaledObject's target, agent runs per pod.
+ */
 export async function agentParts(config: KeelConfig): Promise<AgentParts> {
   if (config.redisUrl) {
     const { distributedParts } = await import('./distributed.js');
-    return distributedParts(config, AGENT_CONCURRENCY);
+    return distributedParts(config);
   }
   const store = SqliteRunStore.open(config.dataDir);
   return {
     store,
     declarations: SqliteToolDeclarations.open(config.dataDir),
-    queue: new LocalAgentQueue(AGENT_CONCURRENCY),
+    queue: new LocalAgentQueue(config.agent.concurrency),
     cancels: new LocalCancelBus(),
     resumeOnStart: true,
     close: () => store.close(),

@@ -339,6 +339,17 @@ export class EnvSchema {
   KEEL_DIAGNOSTIC_INLINE_QUEUES?: Array<'ingest' | 'search' | 'rerank' | 'pack' | 'eval'>;
 
   /**
+   * Async agent runs (jobs on the `agent` queue) one API process executes at once. They wait on
+   * the LLM and tool servers, not the CPU, so this is not sized from the CPU quota; in Kubernetes
+   * it is also the API ScaledObject's target (agent runs per pod).
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1_024)
+  KEEL_AGENT_CONCURRENCY = 16;
+
+  /**
    * Hosts HTTP tools may call: names (`api.example.com`), `*.example.com` (subdomains) or `*`.
    * Unset: none, so no HTTP tool can be registered until an operator says where tools may go.
    */

@@ -169,3 +169,15 @@ describe('the tools configuration', () => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
   });
 });
+
+describe('the agent configuration', () => {
+  it('runs 16 async agent runs at once per process unless KEEL_AGENT_CONCURRENCY says', () => {
+    expect(loadConfig({}).agent).toEqual({ concurrency: 16 });
+    expect(loadConfig({ KEEL_AGENT_CONCURRENCY: '4' }).agent).toEqual({ concurrency: 4 });
+  });
+
+  it.each(['0', '1.5', '1025', 'many'])('refuses KEEL_AGENT_CONCURRENCY=%s', (value) => {
+    expect(() => loadConfig({ KEEL_AGENT_CONCURRENCY: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ KEEL_AGENT_CONCURRENCY: value })).toThrow('KEEL_AGENT_CONCURRENCY');
+  });
+});

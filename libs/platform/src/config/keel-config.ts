@@ -46,6 +46,8 @@ export interface KeelConfig {
   ingest: { maxBacklog: number; timeoutMs: number };
   jobs: { retentionHours: number };
   evaluation: { timeoutMs: number };
+  /** Agent runs: how many async runs one API process executes at once (KEEL_AGENT_CONCURRENCY). */
+  agent: { concurrency: number };
   /** Agent tools: where HTTP tools may go, the tools file, and the bounds of a call. */
   tools: {
     allowedHosts: string[];
@@ -150,6 +152,7 @@ export function loadConfig(env: Record<string, string | undefined>): KeelConfig 
     },
     jobs: { retentionHours: parsed.KEEL_JOB_RETENTION_HOURS },
     evaluation: { timeoutMs: parsed.KEEL_EVAL_TIMEOUT_MS },
+    agent: { concurrency: parsed.KEEL_AGENT_CONCURRENCY },
     tools: {
       allowedHosts: parsed.KEEL_TOOL_ALLOWED_HOSTS,
       allowPrivateNetworks: parsed.KEEL_TOOL_ALLOW_PRIVATE_NETWORKS,
