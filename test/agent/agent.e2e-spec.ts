@@ -65,6 +65,7 @@ describe('agent runs (embedded)', () => {
       KEEL_TOOL_ALLOW_PRIVATE_NETWORKS: 'true',
       KEEL_TOOLS_FILE: toolsFile,
       KEEL_REQUEST_TIMEOUT_MS: '60000',
+      KEEL_TOOL_SECRET_KEYED_TOKEN: 'Bearer secret-token-value-42',
     };
     server = await startKeel({ dataDir, env });
     const ingest = await run(
@@ -106,6 +107,50 @@ describe('agent runs (embedded)', () => {
     );
     const weather = res.body.tools.find((t: { name: string }) => t.name === 'weather');
     expect(weather).toMatchObject({ source: 'http', idempotent: true });
+  });
+
+  it('shows header names, never their values: plain ones as ***, secrets by name', async () => {
+    const values = /plain-key-value-0123456789|secret-token-value-42/;
+    const registered = await server.request(
+      'POST',
+      '/v1/tools',
+      httpTool('keyed', '/echo', {
+        http: {
+          method: 'GET',
+          url: `${tools.url}/echo`,
+          headers: {
+            Authorization: { secret: 'KEYED_TOKEN' },
+            'X-Api-Key': 'plain-key-value-0123456789',
+          },
+        },
+      }),
+    );
+    expect(registered.status, registered.text).toBe(201);
+    const shown = {
+      method: 'GET',
+      url: `${tools.url}/echo`,
+      headers: { Authorization: { secret: 'KEYED_TOKEN' }, 'X-Api-Key': '***' },
+    };
+    expect(registered.body.http).toEqual(shown);
+    const one = await server.request('GET', '/v1/tools/keyed');
+    expect(one.body.http).toEqual(shown);
+    const all = await server.request('GET', '/v1/tools');
+    expect(all.body.tools.find((t: { name: string }) => t.name === 'keyed').http).toEqual(shown);
+    for (const text of [registered.text, one.text, all.text]) expect(text).not.toMatch(values);
+
+    // The call still sends both, and neither reaches a run's steps nor the log.
+    llm.push({ toolCalls: [{ id: 'k', name: 'keyed', arguments: {} }] }, { content: 'keyed' });
+    const ran = await server.request('POST', '/v1/agent/runs', {
+      input: 'keyed',
+      tools: ['keyed'],
+    });
+    expect(ran.body.status, ran.text).toBe('completed');
+    const sent = tools.requests.find((r) => r.path === '/echo')?.headers;
+    expect(sent).toMatchObject({
+      authorization: 'Bearer secret-token-value-42',
+      'x-api-key': 'plain-key-value-0123456789',
+    });
+    expect(server.logs.join('\n')).not.toMatch(values);
   });
 
   it('answers over SciFact with search_collection and an HTTP tool, every step visible', async () => {

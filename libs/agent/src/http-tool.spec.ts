@@ -4,7 +4,7 @@ import { startToolServer, type ToolServer } from '../../../test/support/tool-ser
 import { ToolDispatcher } from './dispatcher.js';
 import { EgressPolicy, type EgressRules } from './egress.js';
 import { GuardedHttp } from './http-request.js';
-import { createHttpTool, parseHttpToolDeclaration } from './http-tool.js';
+import { createHttpTool, parseHttpToolDeclaration, shownHttp } from './http-tool.js';
 import { ToolRegistry } from './registry.js';
 import type { SecretSource } from './secrets.js';
 import type { ToolCallOutcome } from './tool-types.js';
@@ -160,6 +160,45 @@ describe('HTTP tool requests', () => {
       ),
     );
     expect(missing.details?.[0]?.message).toContain('KEEL_TOOL_SECRET_NOPE');
+  });
+});
+
+describe('what is shown of an HTTP tool', () => {
+  it('names its headers without their values: plain as ***, secrets by name', () => {
+    const tool = createHttpTool(
+      declaration(`${server.url}/echo`, {
+        http: {
+          headers: { Authorization: { secret: 'TOKEN' }, 'X-Api-Key': 'inline-key-0123456789' },
+        },
+      }),
+      contextFor({}, (name) => (name === 'TOKEN' ? 'Bearer s3cr3t-value' : undefined)),
+    );
+    const shown = shownHttp(tool.declaration);
+    expect(shown).toEqual({
+      method: 'GET',
+      url: `${server.url}/echo`,
+      headers: { Authorization: { secret: 'TOKEN' }, 'X-Api-Key': '***' },
+    });
+    expect(JSON.stringify(shown)).not.toMatch(/inline-key|s3cr3t/);
+    // The declaration itself still has what the call sends.
+    expect(tool.declaration.http.headers?.['X-Api-Key']).toBe('inline-key-0123456789');
+    expect(shownHttp(declaration('https://api.example.com/x') as never)).toEqual({
+      method: 'GET',
+      url: 'https://api.example.com/x',
+    });
+  });
+
+  it('scrubs a plain header value an error body echoes, as it does a secret', async () => {
+    const failed = await callOnce(
+      contextFor(),
+      declaration(`${server.url}/status?code=401`, {
+        http: { headers: { Authorization: 'Token inline-key-0123456789' } },
+      }),
+    );
+    expect(server.requests[0]?.headers.authorization).toBe('Token inline-key-0123456789');
+    const message = failed.ok ? '' : failed.error.message;
+    expect(message).toMatch(/answered 401: status 401; authorization: \[redacted\]/);
+    expect(message).not.toContain('inline-key');
   });
 });
 
