@@ -181,7 +181,12 @@ describe('agent runs (embedded)', () => {
     });
     expect(res.status, res.text).toBe(200);
     const runBody = res.body;
-    expect(runBody).toMatchObject({ status: 'completed', endReason: 'answer', attempts: 1 });
+    expect(runBody).toMatchObject({
+      status: 'completed',
+      endReason: 'answer',
+      truncated: false,
+      attempts: 1,
+    });
     expect(runBody.steps.map((s: { kind: string }) => s.kind)).toEqual([
       'plan',
       'call_tools',
@@ -225,6 +230,30 @@ describe('agent runs (embedded)', () => {
     expect(
       sample(/^keel_tool_calls_total\{tool="search_collection",outcome="ok"\} (\S+)$/m),
     ).toBeGreaterThanOrEqual(1);
+  });
+
+  it('an answer cut off at the token limit completes, marked truncated on the run and its step', async () => {
+    llm.push(
+      { toolCalls: [{ id: 'w', name: 'weather', arguments: { city: 'Lima' } }] },
+      { content: 'Lima is warm, and the forecast for', finishReason: 'length' },
+    );
+    const res = await server.request('POST', '/v1/agent/runs', {
+      input: 'cut',
+      tools: ['weather'],
+    });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toMatchObject({
+      status: 'completed',
+      endReason: 'answer',
+      answer: 'Lima is warm, and the forecast for',
+      truncated: true,
+    });
+    expect(res.body.steps.slice(-2)).toMatchObject([
+      { kind: 'plan', finishReason: 'length' },
+      { kind: 'answer', truncated: true },
+    ]);
+    const read = await server.request('GET', `/v1/agent/runs/${res.body.id}`);
+    expect(read.body.truncated).toBe(true);
   });
 
   it('one hung call does not hold its siblings; the tool server sees the hung socket closed', async () => {

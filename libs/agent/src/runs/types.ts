@@ -77,7 +77,19 @@ export type AgentStep =
       startedAt: string;
       finishedAt: string;
       answer: string;
+      /** The model stopped at its token limit (finish reason `length`): the answer is cut off. */
+      truncated?: boolean;
     };
+
+/**
+ * Whether a completed run's answer was cut off at the model's token limit: its last plan (the
+ * one that answered) ended for `length`. Read from the steps rather than stored with the end, so
+ * a run finished on a resume, or before this was recorded, says it too.
+ */
+export function answerTruncated(steps: readonly AgentStep[]): boolean {
+  const plan = steps.findLast((s) => s.kind === 'plan');
+  return plan !== undefined && plan.toolCalls.length === 0 && plan.finishReason === 'length';
+}
 
 export interface AgentRun {
   id: string;

@@ -6,6 +6,7 @@ import type { RequestContext } from '@keel/platform';
 import { getTokenizer } from '@keel/text';
 import { RunInterrupted, runAgentLoop } from '../loop/agent-loop.js';
 import {
+  answerTruncated,
   isFinished,
   type AgentRun,
   type AgentRunStore,
@@ -248,6 +249,7 @@ export function toRunDto(run: AgentRun): AgentRunDto {
   const { requestId: _requestId, cancelRequested: _cancel, spec, steps, ...rest } = run;
   return {
     ...rest,
+    ...(run.status === 'completed' ? { truncated: answerTruncated(steps) } : {}),
     spec: { ...spec },
     steps: steps.map((s) => ({ ...s })),
   };
