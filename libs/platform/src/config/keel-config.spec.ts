@@ -169,3 +169,15 @@ describe('the tools configuration', () => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
   });
 });
+
+describe('the agent configuration', () => {
+  it('gives a synchronous run a 15 s lease unless told otherwise, within bounds', () => {
+    expect(loadConfig({}).agent).toEqual({ runLeaseMs: 15_000 });
+    expect(loadConfig({ KEEL_AGENT_RUN_LEASE_MS: '3000' }).agent.runLeaseMs).toBe(3_000);
+    for (const value of ['999', '600001', 'soon']) {
+      expect(() => loadConfig({ KEEL_AGENT_RUN_LEASE_MS: value }), value).toThrow(
+        /KEEL_AGENT_RUN_LEASE_MS/,
+      );
+    }
+  });
+});

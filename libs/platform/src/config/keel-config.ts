@@ -62,6 +62,8 @@ export interface KeelConfig {
       halfOpenAfterMs: number;
     };
   };
+  /** Agent runs: a synchronous run's lease, renewed every third of it while it runs. */
+  agent: { runLeaseMs: number };
   shutdownGraceMs: number;
   /** DIAGNOSTIC ONLY: queues whose jobs run on the API event loop (see the env schema). */
   diagnosticInlineQueues: Array<'ingest' | 'search' | 'rerank' | 'pack' | 'eval'>;
@@ -166,6 +168,7 @@ export function loadConfig(env: Record<string, string | undefined>): KeelConfig 
         halfOpenAfterMs: parsed.KEEL_TOOL_BREAKER_HALF_OPEN_MS,
       },
     },
+    agent: { runLeaseMs: parsed.KEEL_AGENT_RUN_LEASE_MS },
     shutdownGraceMs: parsed.KEEL_SHUTDOWN_GRACE_MS,
     diagnosticInlineQueues: parsed.KEEL_DIAGNOSTIC_INLINE_QUEUES ?? [],
   };
