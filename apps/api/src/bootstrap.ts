@@ -52,7 +52,10 @@ export async function createApi(options: ApiBootOptions): Promise<NestExpressApp
 export async function startApi(options: ApiBootOptions): Promise<RunningApi> {
   const app = await createApi(options);
   const logger = app.get(Logger);
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  // Exit through process.exit once the hooks have run, not by re-raising the signal: pino writes
+  // asynchronously and flushes on 'exit', which a signal death skips, so the last lines of a
+  // shutdown ('job runner stopped') were sometimes lost.
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   const runner = app.get(JobRunner);
   await app.listen(options.config.http.port, options.config.http.host);
   const ready = options.pool?.ready ?? runner.start();
