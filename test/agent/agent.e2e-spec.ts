@@ -65,6 +65,7 @@ describe('agent runs (embedded)', () => {
       KEEL_TOOL_ALLOW_PRIVATE_NETWORKS: 'true',
       KEEL_TOOLS_FILE: toolsFile,
       KEEL_REQUEST_TIMEOUT_MS: '60000',
+      KEEL_TOOL_SECRET_KEYED_TOKEN: 'Bearer secret-token-value-42',
     };
     server = await startKeel({ dataDir, env });
     const ingest = await run(
@@ -108,6 +109,50 @@ describe('agent runs (embedded)', () => {
     expect(weather).toMatchObject({ source: 'http', idempotent: true });
   });
 
+  it('shows header names, never their values: plain ones as ***, secrets by name', async () => {
+    const values = /plain-key-value-0123456789|secret-token-value-42/;
+    const registered = await server.request(
+      'POST',
+      '/v1/tools',
+      httpTool('keyed', '/echo', {
+        http: {
+          method: 'GET',
+          url: `${tools.url}/echo`,
+          headers: {
+            Authorization: { secret: 'KEYED_TOKEN' },
+            'X-Api-Key': 'plain-key-value-0123456789',
+          },
+        },
+      }),
+    );
+    expect(registered.status, registered.text).toBe(201);
+    const shown = {
+      method: 'GET',
+      url: `${tools.url}/echo`,
+      headers: { Authorization: { secret: 'KEYED_TOKEN' }, 'X-Api-Key': '***' },
+    };
+    expect(registered.body.http).toEqual(shown);
+    const one = await server.request('GET', '/v1/tools/keyed');
+    expect(one.body.http).toEqual(shown);
+    const all = await server.request('GET', '/v1/tools');
+    expect(all.body.tools.find((t: { name: string }) => t.name === 'keyed').http).toEqual(shown);
+    for (const text of [registered.text, one.text, all.text]) expect(text).not.toMatch(values);
+
+    // The call still sends both, and neither reaches a run's steps nor the log.
+    llm.push({ toolCalls: [{ id: 'k', name: 'keyed', arguments: {} }] }, { content: 'keyed' });
+    const ran = await server.request('POST', '/v1/agent/runs', {
+      input: 'keyed',
+      tools: ['keyed'],
+    });
+    expect(ran.body.status, ran.text).toBe('completed');
+    const sent = tools.requests.find((r) => r.path === '/echo')?.headers;
+    expect(sent).toMatchObject({
+      authorization: 'Bearer secret-token-value-42',
+      'x-api-key': 'plain-key-value-0123456789',
+    });
+    expect(server.logs.join('\n')).not.toMatch(values);
+  });
+
   it('answers over SciFact with search_collection and an HTTP tool, every step visible', async () => {
     const claim = '0-dimensional biomaterials show inductive properties.';
     llm.push(
@@ -136,7 +181,12 @@ describe('agent runs (embedded)', () => {
     });
     expect(res.status, res.text).toBe(200);
     const runBody = res.body;
-    expect(runBody).toMatchObject({ status: 'completed', endReason: 'answer', attempts: 1 });
+    expect(runBody).toMatchObject({
+      status: 'completed',
+      endReason: 'answer',
+      truncated: false,
+      attempts: 1,
+    });
     expect(runBody.steps.map((s: { kind: string }) => s.kind)).toEqual([
       'plan',
       'call_tools',
@@ -180,6 +230,30 @@ describe('agent runs (embedded)', () => {
     expect(
       sample(/^keel_tool_calls_total\{tool="search_collection",outcome="ok"\} (\S+)$/m),
     ).toBeGreaterThanOrEqual(1);
+  });
+
+  it('an answer cut off at the token limit completes, marked truncated on the run and its step', async () => {
+    llm.push(
+      { toolCalls: [{ id: 'w', name: 'weather', arguments: { city: 'Lima' } }] },
+      { content: 'Lima is warm, and the forecast for', finishReason: 'length' },
+    );
+    const res = await server.request('POST', '/v1/agent/runs', {
+      input: 'cut',
+      tools: ['weather'],
+    });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toMatchObject({
+      status: 'completed',
+      endReason: 'answer',
+      answer: 'Lima is warm, and the forecast for',
+      truncated: true,
+    });
+    expect(res.body.steps.slice(-2)).toMatchObject([
+      { kind: 'plan', finishReason: 'length' },
+      { kind: 'answer', truncated: true },
+    ]);
+    const read = await server.request('GET', `/v1/agent/runs/${res.body.id}`);
+    expect(read.body.truncated).toBe(true);
   });
 
   it('one hung call does not hold its siblings; the tool server sees the hung socket closed', async () => {

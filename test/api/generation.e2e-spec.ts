@@ -82,6 +82,7 @@ describe('generated answers (the scripted LLM test double)', () => {
       degraded: false,
     });
     expect(res.body.usage.estimated).toBeUndefined();
+    expect(res.body.truncated).toBe(false);
     expect(res.body.contexts.length).toBeGreaterThan(1);
     expect(res.body.contexts.length).toBeLessThan(9);
     expect(res.body.citations).toEqual([
@@ -120,7 +121,34 @@ describe('generated answers (the scripted LLM test double)', () => {
     expect(res.body.mode).toBe('extractive');
     expect(res.body.usage.completionTokens).toBe(0);
     expect(res.body).not.toHaveProperty('unsupportedCitations');
+    expect(res.body).not.toHaveProperty('truncated');
     expect(llm.requests.length).toBe(before);
+  });
+
+  it('says when the answer was cut off at the token limit, and still checks its citations', async () => {
+    const cut = 'Keel reads the container CPU quota [1] and never the host core count [9], so the';
+    llm.push({ content: cut, finishReason: 'length' });
+    const res = await keel.request('POST', '/v1/query', { collection: 'sample', query: QUERY });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      answer: cut,
+      mode: 'generated',
+      truncated: true,
+      unsupportedCitations: [9],
+    });
+    expect(res.body.citations.map((c: any) => c.marker)).toEqual([1]);
+
+    // The stream's done event carries the whole answer, the flag with it.
+    llm.push({ content: cut, finishReason: 'length' });
+    const streamed = await keel.request(
+      'POST',
+      '/v1/query',
+      { collection: 'sample', query: QUERY },
+      { accept: 'text/event-stream' },
+    );
+    const done = parseSse(streamed.text).at(-1)!;
+    expect(done.event).toBe('done');
+    expect(done.data).toMatchObject({ answer: cut, truncated: true, unsupportedCitations: [9] });
   });
 
   it('streams with Accept: text/event-stream: contexts, several deltas, then done', async () => {
@@ -150,6 +178,7 @@ describe('generated answers (the scripted LLM test double)', () => {
       mode: 'generated',
       answer: 'The pool follows the CPU quota of the container [1] [2].',
       unsupportedCitations: [],
+      truncated: false,
     });
     expect(done.data.citations.map((c: any) => c.marker)).toEqual([1, 2]);
     expect(deltas.map((d) => d.data.text).join('')).toBe(done.data.answer);

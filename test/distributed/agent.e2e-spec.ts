@@ -1,7 +1,10 @@
 // Agent runs in distributed mode: runs and registered tools in a real redis-server, async runs as
 // jobs on the BullMQ queue `agent` that every API replica consumes. A cancel reaches the replica
 // that executes the run; a replica killed mid-run loses its lock and another takes the run over
-// from its last persisted step. The LLM is the scripted chat-completions test double.
+// from its last persisted step, while a synchronous run of a killed replica, which nothing takes
+// over, is reported abandoned once its lease lapses. The LLM is the scripted chat-completions
+// test double.
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startScriptedLlm, type ScriptedLlm } from '../support/llm-server.js';
 import { startKeel, tempDir, type KeelServer } from '../support/keel-server.js';
@@ -13,6 +16,7 @@ describe('agent runs (distributed)', () => {
   let redis: RedisServer;
   let llm: ScriptedLlm;
   let tools: ToolServer;
+  let redisClient: Redis;
   const replicas: KeelServer[] = [];
   const env = () => ({
     REDIS_URL: redis.url,
@@ -23,6 +27,8 @@ describe('agent runs (distributed)', () => {
     KEEL_TOOL_ALLOW_PRIVATE_NETWORKS: 'true',
     // Short locks: a dead replica's run comes back in seconds.
     KEEL_JOB_LOCK_MS: '2000',
+    // Short leases: a dead replica's synchronous run is reported abandoned in seconds.
+    KEEL_AGENT_RUN_LEASE_MS: '1500',
   });
   const replica = async () => {
     const r = await startKeel({ dataDir: tempDir('keel-agent-dist-'), env: env() });
@@ -34,12 +40,14 @@ describe('agent runs (distributed)', () => {
 
   beforeAll(async () => {
     redis = await RedisServer.start();
+    redisClient = redis.client();
     llm = await startScriptedLlm();
     tools = await startToolServer();
   }, 60_000);
 
   afterAll(async () => {
     await Promise.all(replicas.map((r) => r.dispose()));
+    redisClient?.disconnect();
     await llm?.close();
     await tools?.close();
     await redis?.stop();
@@ -104,6 +112,41 @@ describe('agent runs (distributed)', () => {
     await tools.waitForClosed('/slow', 1);
     await until(async () => (await status(a, id)).status === 'cancelled');
   });
+
+  it('a synchronous run of a replica killed mid-run is reported abandoned once its lease lapses', async () => {
+    const [a, b] = replicas;
+    tools.reset();
+    // One step only: were the run taken over, the script running out would fail it otherwise.
+    llm.push({ toolCalls: [{ id: 's', name: 'slow', arguments: { ms: 8_000 } }] });
+    const pending = a
+      .request('POST', '/v1/agent/runs', { input: 'sync', tools: ['slow'] })
+      .catch(() => undefined);
+    await until(() => tools.count('/slow') === 1);
+    // No API lists runs: the synchronous run's id is read from the store's open set.
+    const open = await redisClient.zrange('bull:agent:unfinished', 0, -1);
+    const runs = await Promise.all(open.map((id) => status(b, id)));
+    const id = runs.find((r) => r.spec?.input === 'sync')?.id as string;
+    expect(id).toBeDefined();
+    // Running on a, its lease renewed: b sees it running for longer than the lease.
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect((await status(b, id)).status).toBe('running');
+    await a.stop('SIGKILL');
+    await pending;
+    const killed = Date.now();
+    await until(async () => (await status(b, id)).status !== 'running', 10_000);
+    expect(Date.now() - killed).toBeLessThan(5_000);
+    const [seen, again] = await Promise.all([status(b, id), status(await replica(), id)]);
+    expect(seen).toMatchObject({
+      status: 'failed',
+      endReason: 'error',
+      error: { code: 'AGENT_RUN_ABANDONED' },
+    });
+    expect(again).toEqual(seen);
+    // Nothing took it over: the slow call was made once, and the second plan never asked for.
+    expect(tools.count('/slow')).toBe(1);
+    const refused = await b.request('DELETE', `/v1/agent/runs/${id}`);
+    expect(refused.body.code).toBe('AGENT_RUN_FINISHED');
+  }, 60_000);
 
   it('a replica killed mid-run loses the run to another, which continues it', async () => {
     // One replica only, so the run starts on the one that is killed.

@@ -5,8 +5,9 @@ import type { AddressInfo } from 'node:net';
  * A TEST DOUBLE of an OpenAI-compatible chat-completions server (`POST /v1/chat/completions`),
  * never a model: the real LLM cannot run here. It answers from a script, one step per request, in
  * order, so a test says exactly what "the model" replies — text, tool calls (valid or broken
- * JSON), an HTTP error with `Retry-After`, a delay, a hang, a stream cut midway — and then reads
- * what the client sent (`requests`, in wire format) and whether it hung up early (`closedEarly`).
+ * JSON), why it stopped (`finish_reason`), an HTTP error with `Retry-After`, a delay, a hang, a
+ * stream cut midway — and then reads what the client sent (`requests`, in wire format) and
+ * whether it hung up early (`closedEarly`).
  *
  * Plain node:http on 127.0.0.1 and a random port: real sockets, real status codes, real
  * connection closes, real SSE framing (`data: {chat.completion.chunk}` lines, then
@@ -52,6 +53,8 @@ export interface LlmScriptStep {
   hang?: boolean;
   /** null → omit usage; undefined → a rough count of the request and the answer. */
   usage?: { prompt_tokens: number; completion_tokens: number } | null;
+  /** finish_reason; default `tool_calls` when there are tool calls, else `stop`. */
+  finishReason?: string;
   /** Streaming: delay between chunks. */
   chunkDelayMs?: number;
   /** Streaming: destroy the socket after N chunks. */
@@ -157,7 +160,7 @@ export async function startScriptedLlm(
       },
     }));
     const content = step.content ?? (toolCalls.length > 0 ? null : '');
-    const finishReason = toolCalls.length > 0 ? 'tool_calls' : 'stop';
+    const finishReason = step.finishReason ?? (toolCalls.length > 0 ? 'tool_calls' : 'stop');
     const usage =
       step.usage === null
         ? undefined

@@ -53,7 +53,10 @@ export async function createApi(options: ApiBootOptions): Promise<NestExpressApp
 export async function startApi(options: ApiBootOptions): Promise<RunningApi> {
   const app = await createApi(options);
   const logger = app.get(Logger);
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  // Exit through process.exit once the hooks have run, not by re-raising the signal: pino writes
+  // asynchronously and flushes on 'exit', which a signal death skips, so the last lines of a
+  // shutdown ('job runner stopped') were sometimes lost.
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   const runner = app.get(JobRunner);
   // With an LLM, this thread counts tokens (the agent loop's budget, usage a server did not
   // report), and o200k's tables take ~170 ms to load: loaded here, while the pool threads warm up

@@ -116,7 +116,8 @@ export async function startWorker(options: WorkerBootOptions): Promise<RunningWo
     else if (level === 'warn') logger.warn(entry);
     else logger.log(entry);
   };
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  // process.exit after the hooks, as the API does: pino's last lines are flushed on 'exit'.
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   await app.listen(options.port ?? config.worker.port, config.http.host);
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.worker.port;

@@ -10,22 +10,29 @@ export interface EgressRules {
   allowPrivateNetworks: boolean;
 }
 
-/** Private, loopback and CGNAT ranges: refused unless allowPrivateNetworks. */
-const PRIVATE: Array<[string, number, 'ipv4' | 'ipv6']> = [
+type Range = [network: string, prefix: number, family: 'ipv4' | 'ipv6'];
+
+/** Private, loopback, CGNAT and site- or unique-local ranges: refused unless allowPrivateNetworks. */
+const PRIVATE: Range[] = [
   ['10.0.0.0', 8, 'ipv4'],
   ['172.16.0.0', 12, 'ipv4'],
   ['192.168.0.0', 16, 'ipv4'],
   ['127.0.0.0', 8, 'ipv4'],
   ['100.64.0.0', 10, 'ipv4'],
-  ['fc00::', 7, 'ipv6'],
   ['::1', 128, 'ipv6'],
+  // Unique-local, and site-local (deprecated, but still the same kind of network where used).
+  ['fc00::', 7, 'ipv6'],
+  ['fec0::', 10, 'ipv6'],
+  // NAT64 local-use prefix (RFC 8215): a translator of this network, not globally reachable.
+  ['64:ff9b:1::', 48, 'ipv6'],
 ];
 
 /**
  * Refused always: link-local (cloud metadata at 169.254.169.254 lives there), "this network" and
- * unspecified, multicast and reserved. No tool has a reason to call them, on-prem included.
+ * unspecified, multicast and reserved, and Teredo (a tunnel through a relay, whose embedded
+ * addresses are obfuscated). No tool has a reason to call them, on-prem included.
  */
-const NEVER: Array<[string, number, 'ipv4' | 'ipv6']> = [
+const NEVER: Range[] = [
   ['169.254.0.0', 16, 'ipv4'],
   ['0.0.0.0', 8, 'ipv4'],
   ['224.0.0.0', 4, 'ipv4'],
@@ -33,17 +40,52 @@ const NEVER: Array<[string, number, 'ipv4' | 'ipv6']> = [
   ['fe80::', 10, 'ipv6'],
   ['::', 128, 'ipv6'],
   ['ff00::', 8, 'ipv6'],
+  ['2001::', 32, 'ipv6'],
 ];
 
-function blockList(ranges: Array<[string, number, 'ipv4' | 'ipv6']>): BlockList {
+function blockList(ranges: Range[]): BlockList {
   const list = new BlockList();
-  for (const [network, prefix, family] of ranges) {
-    list.addSubnet(network, prefix, family);
-    // Node's BlockList matches IPv4-mapped IPv6 (::ffff:127.0.0.1) against IPv4 rules already;
-    // the explicit mapped range keeps that true should it change.
-    if (family === 'ipv4') list.addSubnet(`::ffff:${network}`, 96 + prefix, 'ipv6');
-  }
+  for (const [network, prefix, family] of ranges) list.addSubnet(network, prefix, family);
   return list;
+}
+
+/** The eight 16-bit groups of a valid IPv6 address (`::` expanded, a dotted tail as two groups). */
+function ipv6Groups(address: string): number[] {
+  const groups = (part: string): number[] =>
+    part === ''
+      ? []
+      : part.split(':').flatMap((g) => {
+          if (!g.includes('.')) return [parseInt(g, 16)];
+          const [a = 0, b = 0, c = 0, d = 0] = g.split('.').map(Number);
+          return [(a << 8) | b, (c << 8) | d];
+        });
+  const gap = address.indexOf('::');
+  if (gap < 0) return groups(address);
+  const head = groups(address.slice(0, gap));
+  const tail = groups(address.slice(gap + 2));
+  return [...head, ...Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+}
+
+const ipv4Of = (high: number, low: number) => `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+
+/**
+ * The IPv4 address an IPv6 address stands for, when it is one of the forms that reach an IPv4
+ * host: IPv4-mapped `::ffff:a.b.c.d`, IPv4-translated `::ffff:0:a.b.c.d` (SIIT), the deprecated
+ * IPv4-compatible `::a.b.c.d`, NAT64 `64:ff9b::/96` and its local-use `64:ff9b:1::/48` (RFC 6052,
+ * RFC 8215), and 6to4 `2002:AABB:CCDD::/48` (bits 16-47). A local-use NAT64 prefix may be any of
+ * RFC 6052's lengths; the address is read as the /96 every deployment seen uses, and the range is
+ * private besides, so another layout is refused unless private networks are allowed.
+ */
+export function embeddedIPv4(address: string): string | undefined {
+  const g = ipv6Groups(address);
+  const zero = (from: number, to: number) => g.slice(from, to).every((x) => x === 0);
+  if (zero(0, 5) && g[5] === 0xffff) return ipv4Of(g[6], g[7]);
+  if (zero(0, 4) && g[4] === 0xffff && g[5] === 0) return ipv4Of(g[6], g[7]);
+  // `::` and `::1` are IPv6's own unspecified and loopback addresses, judged as such.
+  if (zero(0, 6) && (g[6] !== 0 || g[7] > 1)) return ipv4Of(g[6], g[7]);
+  if (g[0] === 0x64 && g[1] === 0xff9b && (zero(2, 6) || g[2] === 1)) return ipv4Of(g[6], g[7]);
+  if (g[0] === 0x2002) return ipv4Of(g[1], g[2]);
+  return undefined;
 }
 
 /**
@@ -75,15 +117,28 @@ export class EgressPolicy {
     return this.any || this.exact.has(host) || this.suffixes.some((s) => host.endsWith(s));
   }
 
-  /** Why this address may not be reached, or undefined when it may. */
+  /**
+   * Why this address may not be reached, or undefined when it may. An IPv6 address that carries
+   * an IPv4 one (see embeddedIPv4) is judged by both: `64:ff9b::a9fe:a9fe` is the metadata
+   * address through NAT64, not a public IPv6 host.
+   */
   addressForbidden(address: string): string | undefined {
-    const family = isIP(address);
+    // A scope (`fe80::1%eth0`) says which interface, not which address.
+    const bare = address.replace(/%.*$/, '');
+    const family = isIP(bare);
     if (family === 0) return `${address} is not an IP address`;
-    const type = family === 4 ? 'ipv4' : 'ipv6';
-    if (this.never.check(address, type))
-      return `${address} is a link-local, unspecified or reserved address`;
-    if (!this.rules.allowPrivateNetworks && this.private.check(address, type)) {
-      return `${address} is a private, loopback or CGNAT address (KEEL_TOOL_ALLOW_PRIVATE_NETWORKS is off)`;
+    const embedded = family === 6 ? embeddedIPv4(bare) : undefined;
+    const subjects: Array<[string, 'ipv4' | 'ipv6']> = [[bare, family === 4 ? 'ipv4' : 'ipv6']];
+    if (embedded !== undefined) subjects.push([embedded, 'ipv4']);
+    const what = embedded === undefined ? address : `${address} (IPv4 ${embedded})`;
+    if (subjects.some(([a, type]) => this.never.check(a, type))) {
+      return `${what} is a link-local, unspecified, multicast, reserved or Teredo address`;
+    }
+    if (
+      !this.rules.allowPrivateNetworks &&
+      subjects.some(([a, type]) => this.private.check(a, type))
+    ) {
+      return `${what} is a private, loopback, CGNAT or unique-local address (KEEL_TOOL_ALLOW_PRIVATE_NETWORKS is off)`;
     }
     return undefined;
   }

@@ -41,9 +41,43 @@ export interface HttpToolContext {
   defaults?: ToolDefaults;
 }
 
-/** An HTTP tool keeps its declaration, secrets as names only, for GET /v1/tools to show. */
+/**
+ * An HTTP tool keeps its declaration (secrets as names only) to make its calls. Plain header
+ * values are in it too: what the API shows is `shownHttp(declaration)`, never the declaration.
+ */
 export interface HttpTool extends Tool {
   readonly declaration: HttpToolDeclaration;
+}
+
+/** What stands for a plain header value wherever a declaration is shown. */
+export const REDACTED_HEADER = '***';
+
+/** The `http` of a declaration as the API shows it: header names, never their values. */
+export interface ShownHttp {
+  method: HttpMethod;
+  url: string;
+  /** A plain value is `***`; a secret is shown by its name (`{ secret: 'WEATHER_TOKEN' }`). */
+  headers?: Record<string, typeof REDACTED_HEADER | { secret: string }>;
+}
+
+/**
+ * The request half of a declaration with its header values redacted. A plain value is as likely
+ * to be a credential as a secret's (an `X-Api-Key` written inline), so none is shown; a secret's
+ * name is not secret and tells an operator which KEEL_TOOL_SECRET_* the tool reads.
+ */
+export function shownHttp(declaration: HttpToolDeclaration): ShownHttp {
+  const { method, url, headers } = declaration.http;
+  if (headers === undefined) return { method, url };
+  return {
+    method,
+    url,
+    headers: Object.fromEntries(
+      Object.entries(headers).map(([name, value]) => [
+        name,
+        typeof value === 'string' ? REDACTED_HEADER : { secret: value.secret },
+      ]),
+    ),
+  };
 }
 
 const HEADER_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$";
@@ -258,6 +292,9 @@ async function callHttpTool(
   return text;
 }
 
+/** Plain header values at least this long are scrubbed from error messages like secrets. */
+const MIN_SCRUBBED_CHARS = 12;
+
 function resolveHeaders(
   declaration: HttpToolDeclaration,
   source: SecretSource,
@@ -267,6 +304,10 @@ function resolveHeaders(
   for (const [name, value] of Object.entries(declaration.http.headers ?? {})) {
     if (typeof value === 'string') {
       headers[name.toLowerCase()] = value;
+      // A plain value may be a credential written inline; an error body that echoes it would
+      // reach the run's steps. Short ones (`1`, `no-cache`) are not, and scrubbing them would
+      // garble the message.
+      if (value.length >= MIN_SCRUBBED_CHARS) secrets.push(value);
       continue;
     }
     const secret = source(value.secret);

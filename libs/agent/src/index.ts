@@ -28,13 +28,19 @@ export type { ToolDefaults } from './limits.js';
 export { EgressPolicy, parseAllowedHosts } from './egress.js';
 export type { EgressRules } from './egress.js';
 export { GuardedHttp, MAX_REDIRECTS } from './http-request.js';
-export { createHttpTool, parseHttpToolDeclaration } from './http-tool.js';
+export {
+  createHttpTool,
+  parseHttpToolDeclaration,
+  REDACTED_HEADER,
+  shownHttp,
+} from './http-tool.js';
 export type {
   HeaderValue,
   HttpMethod,
   HttpTool,
   HttpToolContext,
   HttpToolDeclaration,
+  ShownHttp,
 } from './http-tool.js';
 export { envSecrets, SECRET_ENV_PREFIX } from './secrets.js';
 export type { SecretSource } from './secrets.js';

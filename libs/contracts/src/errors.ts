@@ -40,6 +40,8 @@ export const ERROR_STATUS = {
   CANCELLED: 499,
   INTERNAL: 500,
   JOB_FAILED: 500,
+  /** A synchronous agent run whose process stopped (killed, shut down) before the run ended. */
+  AGENT_RUN_ABANDONED: 500,
   /** The embedding server refused the request (a 4xx other than 429: bad input, bad key). */
   EMBEDDINGS_REJECTED: 502,
   /** The embedding server answered something unusable: bad shape, wrong dimensions, NaN. */

@@ -203,6 +203,8 @@ function generated(
     mode: 'generated',
     citations,
     unsupportedCitations: unsupported,
+    // Cut off by the token limit: said, not hidden. What was produced is still the answer.
+    truncated: completion.finishReason === 'length',
     contexts: prepared.contexts,
     usage: {
       promptTokens: completion.usage.promptTokens,

@@ -45,7 +45,11 @@ export class AgentController {
   }
 
   @Get(':id')
-  @ApiOkResponse({ type: AgentRunDto })
+  @ApiOkResponse({
+    type: AgentRunDto,
+    description:
+      'The run with every step. A synchronous run whose process stopped (its lease, KEEL_AGENT_RUN_LEASE_MS, lapsed) is ended by this read: failed, error AGENT_RUN_ABANDONED.',
+  })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'AGENT_RUN_NOT_FOUND' })
   async get(@Param('id', runId) id: string): Promise<AgentRunDto> {
     return toRunDto(await this.runs.require(id));

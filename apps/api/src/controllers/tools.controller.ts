@@ -12,7 +12,7 @@ import {
 } from '@nestjs/swagger';
 import { ErrorResponseDto, KeelError } from '@keel/contracts';
 import { ToolsService } from '@keel/agent/module';
-import type { ToolDescriptor } from '@keel/agent';
+import type { ShownHttp, ToolDescriptor } from '@keel/agent';
 import { AdminGuard } from '../http/admin.guard.js';
 
 const TOOL_EXAMPLE = {
@@ -32,6 +32,12 @@ const TOOL_EXAMPLE = {
   },
 };
 
+/** A tool as the API shows it; an HTTP tool's header values never leave the process. */
+type ShownTool = ToolDescriptor & { http?: ShownHttp };
+
+const HEADERS_SHOWN =
+  "HTTP tools carry `http`: method, URL and header names; a plain header value is shown as `***`, a secret header by its name (`{ secret: 'WEATHER_TOKEN' }`), never its value.";
+
 @ApiTags('tools')
 @Controller('v1/tools')
 export class ToolsController {
@@ -39,16 +45,16 @@ export class ToolsController {
 
   @Get()
   @ApiOkResponse({
-    description: 'every tool: built in, from the tools file (HTTP, MCP), registered',
+    description: `every tool: built in, from the tools file (HTTP, MCP), registered. ${HEADERS_SHOWN}`,
   })
-  async list(): Promise<{ tools: ToolDescriptor[] }> {
+  async list(): Promise<{ tools: ShownTool[] }> {
     return { tools: await this.tools.list() };
   }
 
   @Get(':name')
-  @ApiOkResponse({ description: 'one tool' })
+  @ApiOkResponse({ description: `one tool. ${HEADERS_SHOWN}` })
   @ApiNotFoundResponse({ type: ErrorResponseDto, description: 'TOOL_NOT_FOUND' })
-  async get(@Param('name') name: string): Promise<ToolDescriptor> {
+  async get(@Param('name') name: string): Promise<ShownTool> {
     await this.tools.sync();
     const tool = this.tools.describe(name);
     if (!tool) throw new KeelError('TOOL_NOT_FOUND', `no tool named '${name}'`);
@@ -62,11 +68,11 @@ export class ToolsController {
   @Post()
   @UseGuards(AdminGuard)
   @ApiBody({ schema: { type: 'object', example: TOOL_EXAMPLE } })
-  @ApiCreatedResponse({ description: 'the registered tool' })
+  @ApiCreatedResponse({ description: `the registered tool. ${HEADERS_SHOWN}` })
   @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'TOOL_INVALID' })
   @ApiUnauthorizedResponse({ type: ErrorResponseDto })
   @ApiConflictResponse({ type: ErrorResponseDto, description: 'TOOL_EXISTS' })
-  register(@Body() declaration: Record<string, unknown>): Promise<ToolDescriptor> {
+  register(@Body() declaration: Record<string, unknown>): Promise<ShownTool> {
     return this.tools.register(declaration);
   }
 

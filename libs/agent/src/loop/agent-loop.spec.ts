@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { getTokenizer } from '@keel/text';
-import type { AgentRun, AgentStep } from '../runs/types.js';
+import { answerTruncated, type AgentRun, type AgentStep } from '../runs/types.js';
 import { nextState, rebuildMessages } from './agent-loop.js';
 import { observe } from './observe.js';
 
@@ -42,6 +42,28 @@ describe('nextState: where a run continues from its persisted steps', () => {
       kind: 'done',
       answer: 'the answer',
     });
+  });
+});
+
+describe('answerTruncated: a final answer cut off at the token limit', () => {
+  const cut = (step: AgentStep): AgentStep => ({ ...step, finishReason: 'length' }) as AgentStep;
+  const answer: AgentStep = {
+    index: 4,
+    kind: 'answer',
+    startedAt: at,
+    finishedAt: at,
+    answer: 'the answer',
+  };
+
+  it('reads the finish reason of the plan that answered', () => {
+    const p = plan(0, [{ id: 'a', name: 't' }]);
+    expect(answerTruncated([p, calls, observed, plan(3, []), answer])).toBe(false);
+    expect(answerTruncated([p, calls, observed, cut(plan(3, [])), answer])).toBe(true);
+    // A run resumed after its last plan was written but not its answer step.
+    expect(answerTruncated([cut(plan(0, []))])).toBe(true);
+    // Tool calls cut short are not an answer.
+    expect(answerTruncated([cut(p), calls, observed])).toBe(false);
+    expect(answerTruncated([])).toBe(false);
   });
 });
 

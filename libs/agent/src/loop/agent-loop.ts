@@ -137,6 +137,8 @@ export async function runAgentLoop(
           startedAt: at,
           finishedAt: at,
           answer,
+          // Still the run's answer, as in /v1/query: the caller decides what half an answer is worth.
+          truncated: completion.finishReason === 'length',
         });
         state = { kind: 'done', answer };
         continue;

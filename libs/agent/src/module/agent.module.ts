@@ -83,8 +83,16 @@ class AgentLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
     },
     {
       provide: AgentRunsService,
-      inject: [AGENT_PARTS, CHAT_CLIENT, ToolsService, ToolDispatcher, CollectionsService],
+      inject: [
+        KEEL_CONFIG,
+        AGENT_PARTS,
+        CHAT_CLIENT,
+        ToolsService,
+        ToolDispatcher,
+        CollectionsService,
+      ],
       useFactory: (
+        config: KeelConfig,
         parts: AgentParts,
         chat: ChatClient | undefined,
         tools: ToolsService,
@@ -99,6 +107,7 @@ class AgentLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
           tools: tools.registry,
           dispatch,
           resumeOnStart: parts.resumeOnStart,
+          runLeaseMs: config.agent.runLeaseMs,
           beforeCreate: () => tools.sync(),
           requireCollection: (name, ctx) => collections.require(name, ctx),
         }),

@@ -5,7 +5,7 @@ import type { DocumentsService, RetrievalService } from '@keel/retrieval';
 import { fetchDocumentTool, searchCollectionTool } from '../builtin.js';
 import { EgressPolicy } from '../egress.js';
 import { GuardedHttp } from '../http-request.js';
-import { createHttpTool, type HttpTool } from '../http-tool.js';
+import { createHttpTool, shownHttp, type HttpTool, type ShownHttp } from '../http-tool.js';
 import { ToolRegistry, describeTool } from '../registry.js';
 import type { ToolDeclarationStore } from '../runs/tool-declarations.js';
 import { envSecrets } from '../secrets.js';
@@ -120,23 +120,24 @@ export class ToolsService {
     }
   }
 
-  async list(): Promise<ToolDescriptor[]> {
+  async list(): Promise<Array<ToolDescriptor & { http?: ShownHttp }>> {
     await this.sync();
     return this.registry.list().map((t) => this.describe(t.name) ?? t);
   }
 
-  /** What GET shows of a tool: its descriptor, and for HTTP tools the declaration (secrets as names). */
-  describe(
-    name: string,
-  ): (ToolDescriptor & { http?: HttpTool['declaration']['http'] }) | undefined {
+  /**
+   * What the API shows of a tool: its descriptor, and for HTTP tools the method, URL and header
+   * names (plain values as `***`, secrets by name; see shownHttp).
+   */
+  describe(name: string): (ToolDescriptor & { http?: ShownHttp }) | undefined {
     const tool = this.registry.get(name);
     if (!tool) return undefined;
-    const http = (tool as Partial<HttpTool>).declaration?.http;
-    return { ...describeTool(tool), ...(http ? { http } : {}) };
+    const declaration = (tool as Partial<HttpTool>).declaration;
+    return { ...describeTool(tool), ...(declaration ? { http: shownHttp(declaration) } : {}) };
   }
 
   /** POST /v1/tools: an HTTP tool, validated against the egress rules, then stored. */
-  async register(declaration: unknown): Promise<ToolDescriptor> {
+  async register(declaration: unknown): Promise<ToolDescriptor & { http?: ShownHttp }> {
     await this.sync();
     const tool = createHttpTool(declaration, this.httpContext);
     if (this.registry.has(tool.name)) {

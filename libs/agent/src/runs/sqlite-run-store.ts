@@ -2,7 +2,14 @@ import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import type { ChatUsage } from '@keel/inference';
 import { migrate, openDatabase, transaction } from '@keel/platform/sqlite';
-import type { AgentRun, AgentRunStore, AgentStep, RunEnd, RunStatus } from './types.js';
+import {
+  ABANDONED,
+  type AgentRun,
+  type AgentRunStore,
+  type AgentStep,
+  type RunEnd,
+  type RunStatus,
+} from './types.js';
 
 /**
  * Agent runs of the embedded mode in their own SQLite file under KEEL_DATA_DIR. Not in keel.sqlite:
@@ -26,6 +33,8 @@ interface RunRow {
   finished_at: string | null;
   cancel_requested: number;
   attempts: number;
+  /** epoch ms; a synchronous run's lease (this process's clock: one process owns the file). */
+  lease_until: number | null;
 }
 
 export class SqliteRunStore implements AgentRunStore {
@@ -47,22 +56,46 @@ export class SqliteRunStore implements AgentRunStore {
           run_id TEXT NOT NULL REFERENCES agent_runs (id) ON DELETE CASCADE,
           idx INTEGER NOT NULL, step TEXT NOT NULL, PRIMARY KEY (run_id, idx));`,
       },
+      { version: 2, sql: 'ALTER TABLE agent_runs ADD COLUMN lease_until INTEGER' },
     ]);
     return new SqliteRunStore(db);
   }
 
-  create(run: AgentRun): Promise<void> {
+  create(run: AgentRun, lease?: { ms: number }): Promise<void> {
     this.db
       .prepare(
-        `INSERT INTO agent_runs (id, status, spec, request_id, created_at, attempts)
-         VALUES (?, ?, ?, ?, ?, 0)`,
+        `INSERT INTO agent_runs (id, status, spec, request_id, created_at, attempts, lease_until)
+         VALUES (?, ?, ?, ?, ?, 0, ?)`,
       )
-      .run(run.id, run.status, JSON.stringify(run.spec), run.requestId ?? null, run.createdAt);
+      .run(
+        run.id,
+        run.status,
+        JSON.stringify(run.spec),
+        run.requestId ?? null,
+        run.createdAt,
+        lease ? Date.now() + lease.ms : null,
+      );
     return Promise.resolve();
   }
 
   get(id: string): Promise<AgentRun | undefined> {
-    return Promise.resolve(this.read(id));
+    const now = Date.now();
+    const row = this.row(id);
+    if (row && isOpen(row.status) && row.lease_until !== null && row.lease_until < now) {
+      // One statement, so a renewal that came in since the read wins over the abandonment.
+      this.end(id, ABANDONED, now);
+      return Promise.resolve(this.read(id));
+    }
+    return Promise.resolve(row && this.withSteps(row));
+  }
+
+  renewLease(id: string, ms: number): Promise<boolean> {
+    const changed = this.db
+      .prepare(
+        `UPDATE agent_runs SET lease_until = ? WHERE id = ? AND status IN ('queued', 'running')`,
+      )
+      .run(Date.now() + ms, id).changes;
+    return Promise.resolve(changed > 0);
   }
 
   start(id: string): Promise<AgentRun | undefined> {
@@ -92,10 +125,16 @@ export class SqliteRunStore implements AgentRunStore {
   }
 
   finish(id: string, end: RunEnd): Promise<void> {
+    this.end(id, end);
+    return Promise.resolve();
+  }
+
+  /** Ends an open run; with `leaseBefore`, only if its lease lapsed before then. */
+  private end(id: string, end: RunEnd, leaseBefore?: number): void {
     this.db
       .prepare(
         `UPDATE agent_runs SET status = ?, end_reason = ?, answer = ?, error = ?, finished_at = ?
-         WHERE id = ? AND status IN ('queued', 'running')`,
+         WHERE id = ? AND status IN ('queued', 'running') AND (? IS NULL OR lease_until < ?)`,
       )
       .run(
         end.status,
@@ -104,8 +143,9 @@ export class SqliteRunStore implements AgentRunStore {
         end.error ? JSON.stringify(end.error) : null,
         new Date().toISOString(),
         id,
+        leaseBefore ?? null,
+        leaseBefore ?? null,
       );
-    return Promise.resolve();
   }
 
   requestCancel(id: string): Promise<void> {
@@ -127,17 +167,27 @@ export class SqliteRunStore implements AgentRunStore {
     return Promise.resolve();
   }
 
+  private row(id: string): RunRow | undefined {
+    return this.db.prepare('SELECT * FROM agent_runs WHERE id = ?').get(id) as RunRow | undefined;
+  }
+
   private read(id: string): AgentRun | undefined {
-    const row = this.db.prepare('SELECT * FROM agent_runs WHERE id = ?').get(id) as
-      RunRow | undefined;
-    if (!row) return undefined;
+    const row = this.row(id);
+    return row && this.withSteps(row);
+  }
+
+  private withSteps(row: RunRow): AgentRun {
     const steps = (
       this.db
         .prepare('SELECT step FROM agent_steps WHERE run_id = ? ORDER BY idx')
-        .all(id) as Array<{ step: string }>
+        .all(row.id) as Array<{ step: string }>
     ).map((s) => JSON.parse(s.step) as AgentStep);
     return fromRow(row, steps);
   }
+}
+
+function isOpen(status: RunStatus): boolean {
+  return status === 'queued' || status === 'running';
 }
 
 function fromRow(row: RunRow, steps: AgentStep[]): AgentRun {

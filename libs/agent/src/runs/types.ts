@@ -77,7 +77,19 @@ export type AgentStep =
       startedAt: string;
       finishedAt: string;
       answer: string;
+      /** The model stopped at its token limit (finish reason `length`): the answer is cut off. */
+      truncated?: boolean;
     };
+
+/**
+ * Whether a completed run's answer was cut off at the model's token limit: its last plan (the
+ * one that answered) ended for `length`. Read from the steps rather than stored with the end, so
+ * a run finished on a resume, or before this was recorded, says it too.
+ */
+export function answerTruncated(steps: readonly AgentStep[]): boolean {
+  const plan = steps.findLast((s) => s.kind === 'plan');
+  return plan !== undefined && plan.toolCalls.length === 0 && plan.finishReason === 'length';
+}
 
 export interface AgentRun {
   id: string;
@@ -106,12 +118,40 @@ export interface RunEnd {
 }
 
 /**
+ * The end of a synchronous run whose process stopped before it ended: nothing continues it (only
+ * async runs are jobs that another process takes over), and its client is gone with the process.
+ */
+export const ABANDONED: RunEnd = {
+  status: 'failed',
+  endReason: 'error',
+  error: {
+    code: 'AGENT_RUN_ABANDONED',
+    message:
+      'the process executing this synchronous run stopped before the run ended; submit it again',
+  },
+};
+
+/**
  * Where runs live: SQLite in embedded mode, Redis in distributed mode. Every write is durable
  * when the promise resolves.
  */
 export interface AgentRunStore {
-  create(run: AgentRun): Promise<void>;
+  /**
+   * A synchronous run is created with a lease of `lease.ms`, which the process executing it
+   * renews (renewLease) for as long as it runs; an async run has none (it is a job, and the
+   * queue's own lock hands it to another process).
+   */
+  create(run: AgentRun, lease?: { ms: number }): Promise<void>;
+  /**
+   * The run, or undefined. A run still queued or running whose lease has lapsed is ended ABANDONED
+   * here, in one atomic step, so every reader on every replica reports the same end.
+   */
   get(id: string): Promise<AgentRun | undefined>;
+  /**
+   * Extends the run's lease to `ms` from now. False once the run has ended (or was found
+   * abandoned): its executor should stop.
+   */
+  renewLease(id: string, ms: number): Promise<boolean>;
   /** Marks the run running (attempts + 1) and returns it; undefined if it is finished or gone. */
   start(id: string): Promise<AgentRun | undefined>;
   appendStep(id: string, step: AgentStep, usage: ChatUsage): Promise<void>;

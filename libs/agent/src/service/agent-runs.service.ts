@@ -6,6 +6,8 @@ import type { RequestContext } from '@keel/platform';
 import { getTokenizer } from '@keel/text';
 import { RunInterrupted, runAgentLoop } from '../loop/agent-loop.js';
 import {
+  ABANDONED,
+  answerTruncated,
   isFinished,
   type AgentRun,
   type AgentRunStore,
@@ -44,6 +46,8 @@ export class AgentRunsService {
   private readonly logger = new Logger('Agent');
   /** Runs executing in this process, by id. */
   private readonly active = new Map<string, AbortController>();
+  /** Their executions, which close() waits for: an interrupted synchronous run still writes its end. */
+  private readonly executing = new Set<Promise<unknown>>();
 
   constructor(
     private readonly deps: {
@@ -55,6 +59,8 @@ export class AgentRunsService {
       dispatch: ToolDispatch;
       /** Embedded: this process is the only executor, so it resumes what the last one left. */
       resumeOnStart: boolean;
+      /** A synchronous run's lease (renewed every third of it while it runs here). */
+      runLeaseMs: number;
       /** Refreshes the tool list (registrations made on another replica). */
       beforeCreate?: () => Promise<void>;
       /** Throws COLLECTION_NOT_FOUND for a collection the run names that does not exist. */
@@ -73,12 +79,9 @@ export class AgentRunsService {
         this.logger.log(`resuming agent run ${id} after ${run.steps.length} steps`);
         await this.deps.queue.enqueue(id);
       } else {
-        // Its client went away with the process that served it: nobody waits for the answer.
-        await this.deps.store.finish(id, {
-          status: 'cancelled',
-          endReason: 'cancelled',
-          error: { code: 'CANCELLED', message: 'the API stopped during this synchronous run' },
-        });
+        // The only process that could run it is this one, started after it: no need to wait for
+        // its lease to lapse. Its client went away with the process that served it.
+        await this.deps.store.finish(id, ABANDONED);
       }
     }
   }
@@ -86,6 +89,7 @@ export class AgentRunsService {
   async close(): Promise<void> {
     for (const controller of this.active.values()) controller.abort(new RunInterrupted());
     await this.deps.queue.close();
+    await Promise.allSettled([...this.executing]);
     await this.deps.cancels.close();
   }
 
@@ -124,7 +128,7 @@ export class AgentRunsService {
       createdAt: new Date().toISOString(),
       attempts: 0,
     };
-    await this.deps.store.create(run);
+    await this.deps.store.create(run, spec.async ? undefined : { ms: this.deps.runLeaseMs });
     if (spec.async) {
       await this.deps.queue.enqueue(run.id);
       return (await this.deps.store.get(run.id)) ?? run;
@@ -162,10 +166,22 @@ export class AgentRunsService {
   }
 
   /**
-   * Runs the loop for one run until it ends, or until `stop` fires for a shutdown (then the run
-   * stays unfinished, to be taken over).
+   * Runs the loop for one run until it ends, or until `stop` fires for a shutdown (then an async
+   * run stays unfinished, to be taken over, and a synchronous one ends ABANDONED).
    */
-  async execute(
+  execute(
+    id: string,
+    stop: AbortSignal,
+    requestDeadline?: number,
+  ): Promise<'ended' | 'interrupted'> {
+    const execution = this.executeRun(id, stop, requestDeadline);
+    this.executing.add(execution);
+    const forget = () => this.executing.delete(execution);
+    void execution.then(forget, forget);
+    return execution;
+  }
+
+  private async executeRun(
     id: string,
     stop: AbortSignal,
     requestDeadline?: number,
@@ -194,6 +210,7 @@ export class AgentRunsService {
       Math.max(0, deadline - Date.now()),
     );
     this.active.set(id, controller);
+    const lease = run.spec.async ? undefined : this.holdLease(id, controller);
     try {
       const end: RunEnd = await runAgentLoop(
         run,
@@ -210,15 +227,41 @@ export class AgentRunsService {
           ...(run.requestId ? { requestId: run.requestId } : {}),
         },
       );
-      if (controller.signal.reason instanceof RunInterrupted) return 'interrupted';
+      if (controller.signal.reason instanceof RunInterrupted) {
+        // Nothing takes a synchronous run over: it ends with its process rather than at its lease.
+        if (!run.spec.async) await this.deps.store.finish(id, ABANDONED);
+        return 'interrupted';
+      }
       await this.deps.store.finish(id, end);
       this.logger.log(`agent run ${id} ${end.status} (${end.endReason})`);
       return 'ended';
     } finally {
       clearTimeout(timer);
+      clearInterval(lease);
       this.active.delete(id);
       stop.removeEventListener('abort', onStop);
     }
+  }
+
+  /**
+   * Renews a synchronous run's lease while it runs here. A renewal that finds the run ended (a
+   * reader judged it abandoned while this process was stalled) stops it: its end is written.
+   */
+  private holdLease(id: string, controller: AbortController): NodeJS.Timeout {
+    const every = Math.max(100, Math.floor(this.deps.runLeaseMs / 3));
+    const timer = setInterval(() => {
+      this.deps.store.renewLease(id, this.deps.runLeaseMs).then(
+        (open) => {
+          if (!open) controller.abort(new KeelError('AGENT_RUN_ABANDONED', 'the run was ended'));
+        },
+        (error: unknown) => {
+          // Redis away for a moment: the next renewal may make it; the lease outlasts two misses.
+          this.logger.warn(`agent run ${id}: lease not renewed: ${(error as Error).message}`);
+        },
+      );
+    }, every);
+    timer.unref();
+    return timer;
   }
 
   private offered(names: readonly string[]): ChatTool[] {
@@ -248,6 +291,7 @@ export function toRunDto(run: AgentRun): AgentRunDto {
   const { requestId: _requestId, cancelRequested: _cancel, spec, steps, ...rest } = run;
   return {
     ...rest,
+    ...(run.status === 'completed' ? { truncated: answerTruncated(steps) } : {}),
     spec: { ...spec },
     steps: steps.map((s) => ({ ...s })),
   };

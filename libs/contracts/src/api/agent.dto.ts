@@ -124,6 +124,12 @@ export class AgentRunDto {
   @ApiPropertyOptional({ enum: AGENT_END_REASONS })
   endReason?: (typeof AGENT_END_REASONS)[number];
   @ApiPropertyOptional() answer?: string;
+  @ApiPropertyOptional({
+    example: false,
+    description:
+      "Completed runs only: true when the model stopped at its token limit (finish_reason `length`; the limit of a call is the lesser of 4096 tokens and what the run's tokenBudget leaves), so the answer is cut off. The run still completes with endReason `answer`; its answer step says truncated too.",
+  })
+  truncated?: boolean;
   @ApiPropertyOptional({ type: JobErrorDto }) error?: JobErrorDto;
   @ApiProperty({ type: AgentUsageDto }) usage!: AgentUsageDto;
   @ApiProperty({

@@ -175,6 +175,13 @@ export class QueryResponseDto {
   })
   unsupportedCitations?: number[];
 
+  @ApiPropertyOptional({
+    example: false,
+    description:
+      'Generated answers only: true when the model stopped at its token limit (finish_reason `length`), so the answer is cut off where it ends. Its citations are checked all the same, on the text produced.',
+  })
+  truncated?: boolean;
+
   @ApiProperty({ type: [ContextPassageDto] })
   contexts!: ContextPassageDto[];
 

@@ -431,6 +431,16 @@ export class EnvSchema {
   @Max(3_600_000)
   KEEL_TOOL_BREAKER_HALF_OPEN_MS = 30_000;
 
+  /**
+   * A synchronous agent run's lease: the process running it renews it every third of this; once
+   * it lapses (the process died), reading the run ends it failed, AGENT_RUN_ABANDONED.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1_000)
+  @Max(600_000)
+  KEEL_AGENT_RUN_LEASE_MS = 15_000;
+
   /** Time given to in-flight requests and jobs after SIGTERM. */
   @Type(() => Number)
   @IsInt()

@@ -172,12 +172,22 @@ describe('the tools configuration', () => {
 
 describe('the agent configuration', () => {
   it('runs 16 async agent runs at once per process unless KEEL_AGENT_CONCURRENCY says', () => {
-    expect(loadConfig({}).agent).toEqual({ concurrency: 16 });
-    expect(loadConfig({ KEEL_AGENT_CONCURRENCY: '4' }).agent).toEqual({ concurrency: 4 });
+    expect(loadConfig({}).agent.concurrency).toBe(16);
+    expect(loadConfig({ KEEL_AGENT_CONCURRENCY: '4' }).agent.concurrency).toBe(4);
   });
 
   it.each(['0', '1.5', '1025', 'many'])('refuses KEEL_AGENT_CONCURRENCY=%s', (value) => {
     expect(() => loadConfig({ KEEL_AGENT_CONCURRENCY: value })).toThrow(ConfigError);
     expect(() => loadConfig({ KEEL_AGENT_CONCURRENCY: value })).toThrow('KEEL_AGENT_CONCURRENCY');
+  });
+
+  it('gives a synchronous run a 15 s lease unless told otherwise, within bounds', () => {
+    expect(loadConfig({}).agent.runLeaseMs).toBe(15_000);
+    expect(loadConfig({ KEEL_AGENT_RUN_LEASE_MS: '3000' }).agent.runLeaseMs).toBe(3_000);
+    for (const value of ['999', '600001', 'soon']) {
+      expect(() => loadConfig({ KEEL_AGENT_RUN_LEASE_MS: value }), value).toThrow(
+        /KEEL_AGENT_RUN_LEASE_MS/,
+      );
+    }
   });
 });

@@ -46,8 +46,11 @@ export interface KeelConfig {
   ingest: { maxBacklog: number; timeoutMs: number };
   jobs: { retentionHours: number };
   evaluation: { timeoutMs: number };
-  /** Agent runs: how many async runs one API process executes at once (KEEL_AGENT_CONCURRENCY). */
-  agent: { concurrency: number };
+  /**
+   * Agent runs: how many async runs one API process executes at once (KEEL_AGENT_CONCURRENCY), and
+   * a synchronous run's lease, renewed every third of it while it runs.
+   */
+  agent: { concurrency: number; runLeaseMs: number };
   /** Agent tools: where HTTP tools may go, the tools file, and the bounds of a call. */
   tools: {
     allowedHosts: string[];
@@ -152,7 +155,10 @@ export function loadConfig(env: Record<string, string | undefined>): KeelConfig 
     },
     jobs: { retentionHours: parsed.KEEL_JOB_RETENTION_HOURS },
     evaluation: { timeoutMs: parsed.KEEL_EVAL_TIMEOUT_MS },
-    agent: { concurrency: parsed.KEEL_AGENT_CONCURRENCY },
+    agent: {
+      concurrency: parsed.KEEL_AGENT_CONCURRENCY,
+      runLeaseMs: parsed.KEEL_AGENT_RUN_LEASE_MS,
+    },
     tools: {
       allowedHosts: parsed.KEEL_TOOL_ALLOWED_HOSTS,
       allowPrivateNetworks: parsed.KEEL_TOOL_ALLOW_PRIVATE_NETWORKS,
