@@ -37,6 +37,7 @@ import {
   writeMarkdown,
   type KeelProcess,
 } from './common.js';
+import { measureWakeCost } from './wake-cost.js';
 
 const execFileAsync = promisify(execFile);
 const MAIN = join(repoRoot(), 'dist/bundle/apps/cli/src/main.js');
@@ -215,6 +216,8 @@ SLO p99 ≤ ${SLO_P99_MS} ms.
 // ---- linearity ----------------------------------------------------------------------------------
 
 async function linearity(): Promise<void> {
+  // Before the server starts, on a quiet machine: the peer that explains low-load CPU per request.
+  const wake = await measureWakeCost();
   const server = await keel();
   try {
     await ingestScifact(server.url);
@@ -264,6 +267,7 @@ async function linearity(): Promise<void> {
         })),
         rows,
         cpuSpread: spread,
+        wakeCost: wake,
       },
       `${header('Linearity — CPU per request, memory and tail latency across load', 'npm run bench:evidence -- linearity')}
 Capacity (highest rate whose step held the SLO, \`--find-capacity\`): **${capacity} requests/s**.
@@ -275,6 +279,15 @@ ${rows.map((r) => `| ${r.share * 100}% | ${r.offeredRps} | ${r.throughputRps} | 
 
 - CPU seconds per request: at most **${round(spread * 100, 1)}%** from their mean across the steps
   (target ±10%).
+- What CPU per request pays for at low load, measured in this run: handing work to a thread that
+  waits in \`Atomics.wait\` (as idle pool threads do) costs the waking thread
+  **${wake.idleMicros} µs** of CPU when that thread has been idle ${wake.gapMs} ms, and
+  ${wake.busyMicros} µs when it has just run (median of ${wake.handOffs} each,
+  test/bench/wake-cost.ts). On this virtual machine waking an idle vCPU traps to the host, and the
+  waker pays. A request hands off to pool threads, and its response wakes the load generator,
+  several times; at low load the other core is idle at nearly every one, at high load it is busy.
+  A CPU profile of the API thread at 18 against 150 requests/s (by hand, 71a9b36) put piscina's
+  \`postTask\` at 485 against 100 µs per request, and the socket \`writev\` at 148 against 89.
 - RSS from ${Math.min(...rss)} to ${Math.max(...rss)} MiB (${round((Math.max(...rss) / Math.min(...rss) - 1) * 100, 1)}% apart).
 - p99/p50 at 70%: **${at70.p99OverP50}** over the whole mix (target ≤ 3); by endpoint, which the
   mix's two very different request kinds (a BM25 retrieval; a query that also reranks and packs)
