@@ -17,6 +17,17 @@ describe('egress address rules', () => {
     ['0.0.0.0', 'never'],
     ['224.0.0.1', 'never'],
     ['255.255.255.255', 'never'],
+    // Special-purpose IPv4 (RFC 6890): protocol assignments and benchmarking are somebody's
+    // internal network; documentation and the retired 6to4 relay anycast are never a host.
+    ['192.0.0.8', 'private'],
+    ['198.18.0.1', 'private'],
+    ['198.19.255.255', 'private'],
+    ['198.20.0.1', 'public'],
+    ['192.0.2.1', 'never'],
+    ['198.51.100.7', 'never'],
+    ['203.0.113.9', 'never'],
+    ['192.88.99.1', 'never'],
+    ['192.0.1.1', 'public'],
     // IPv6 on its own
     ['2606:4700::1111', 'public'],
     ['2001:4860:4860::8888', 'public'],
@@ -33,6 +44,16 @@ describe('egress address rules', () => {
     // Teredo
     ['2001:0:4136:e378:8000:63bf:3fff:fdd2', 'never'],
     ['2001::1', 'never'],
+    // Documentation (both prefixes), discard-only, ORCHID
+    ['2001:db8::1', 'never'],
+    ['3fff:123::1', 'never'],
+    ['100::1', 'never'],
+    ['2001:10::1', 'never'],
+    ['2001:20::1', 'never'],
+    ['2001:db9::1', 'public'],
+    // The IPv4 special-purpose ranges through an IPv4-mapped address
+    ['::ffff:198.18.0.1', 'private'],
+    ['64:ff9b::192.0.2.1', 'never'],
     // IPv4-mapped, dotted and hex
     ['::ffff:8.8.8.8', 'public'],
     ['::ffff:808:808', 'public'],
@@ -82,7 +103,7 @@ describe('egress address rules', () => {
   it('names the IPv4 address an IPv6 address carries', () => {
     const open = new EgressPolicy({ allowedHosts: [], allowPrivateNetworks: true });
     expect(open.addressForbidden('64:ff9b::a9fe:a9fe')).toBe(
-      '64:ff9b::a9fe:a9fe (IPv4 169.254.169.254) is a link-local, unspecified, multicast, reserved or Teredo address',
+      '64:ff9b::a9fe:a9fe (IPv4 169.254.169.254) is a link-local, unspecified, multicast, reserved, documentation or Teredo address',
     );
     expect(open.addressForbidden('not-an-ip')).toMatch(/not an IP address/);
   });

@@ -12,13 +12,20 @@ export interface EgressRules {
 
 type Range = [network: string, prefix: number, family: 'ipv4' | 'ipv6'];
 
-/** Private, loopback, CGNAT and site- or unique-local ranges: refused unless allowPrivateNetworks. */
+/**
+ * Private, loopback, CGNAT, special-purpose and site- or unique-local ranges: refused unless
+ * allowPrivateNetworks.
+ */
 const PRIVATE: Range[] = [
   ['10.0.0.0', 8, 'ipv4'],
   ['172.16.0.0', 12, 'ipv4'],
   ['192.168.0.0', 16, 'ipv4'],
   ['127.0.0.0', 8, 'ipv4'],
   ['100.64.0.0', 10, 'ipv4'],
+  // IETF protocol assignments (DS-Lite's B4/AFTR, NAT64 discovery) and benchmarking networks:
+  // not globally reachable, so on a network that routes them they are somebody's internal hosts.
+  ['192.0.0.0', 24, 'ipv4'],
+  ['198.18.0.0', 15, 'ipv4'],
   ['::1', 128, 'ipv6'],
   // Unique-local, and site-local (deprecated, but still the same kind of network where used).
   ['fc00::', 7, 'ipv6'],
@@ -29,18 +36,29 @@ const PRIVATE: Range[] = [
 
 /**
  * Refused always: link-local (cloud metadata at 169.254.169.254 lives there), "this network" and
- * unspecified, multicast and reserved, and Teredo (a tunnel through a relay, whose embedded
- * addresses are obfuscated). No tool has a reason to call them, on-prem included.
+ * unspecified, multicast and reserved, documentation and discard-only ranges, the retired 6to4
+ * relay anycast, ORCHID identifiers, and Teredo (a tunnel through a relay, whose embedded
+ * addresses are obfuscated). No tool has a reason to call them, on-prem included (the IANA
+ * special-purpose address registries, RFC 6890).
  */
 const NEVER: Range[] = [
   ['169.254.0.0', 16, 'ipv4'],
   ['0.0.0.0', 8, 'ipv4'],
   ['224.0.0.0', 4, 'ipv4'],
   ['240.0.0.0', 4, 'ipv4'],
+  ['192.0.2.0', 24, 'ipv4'],
+  ['198.51.100.0', 24, 'ipv4'],
+  ['203.0.113.0', 24, 'ipv4'],
+  ['192.88.99.0', 24, 'ipv4'],
   ['fe80::', 10, 'ipv6'],
   ['::', 128, 'ipv6'],
   ['ff00::', 8, 'ipv6'],
   ['2001::', 32, 'ipv6'],
+  ['2001:db8::', 32, 'ipv6'],
+  ['3fff::', 20, 'ipv6'],
+  ['100::', 64, 'ipv6'],
+  ['2001:10::', 28, 'ipv6'],
+  ['2001:20::', 28, 'ipv6'],
 ];
 
 function blockList(ranges: Range[]): BlockList {
@@ -132,7 +150,7 @@ export class EgressPolicy {
     if (embedded !== undefined) subjects.push([embedded, 'ipv4']);
     const what = embedded === undefined ? address : `${address} (IPv4 ${embedded})`;
     if (subjects.some(([a, type]) => this.never.check(a, type))) {
-      return `${what} is a link-local, unspecified, multicast, reserved or Teredo address`;
+      return `${what} is a link-local, unspecified, multicast, reserved, documentation or Teredo address`;
     }
     if (
       !this.rules.allowPrivateNetworks &&
