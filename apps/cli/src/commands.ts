@@ -1,11 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { DocumentInputDto, QueryResponseDto, RerankMethodName } from '@keel/contracts';
+import type { DocumentInputDto, RerankMethodName } from '@keel/contracts';
 import { describeRuntime } from '@keel/platform/runtime';
 import { KeelApiError } from './client.js';
 import { join } from 'node:path';
 import { bootConfig, layout } from './boot.js';
 import { connect } from './embedded.js';
+import { formatAnswer } from './format.js';
 import { batches, readBeirCorpus, readJsonl } from './readers.js';
 
 export const SAMPLE_COLLECTION = 'sample';
@@ -127,20 +128,6 @@ export async function ingest(options: {
   } finally {
     await target.close?.();
   }
-}
-
-export function formatAnswer(r: QueryResponseDto): string {
-  const lines = [r.answer, ''];
-  for (const c of r.citations) {
-    lines.push(`[${c.marker}] ${c.title ?? c.documentId ?? c.id} (${c.id})`);
-  }
-  const t = r.timings;
-  lines.push(
-    '',
-    `mode ${r.mode} · ${r.contexts.length} passages, ${r.usage.promptTokens} prompt tokens · ` +
-      `retrieve ${t.retrieve} ms, rerank ${t.rerank} ms, pack ${t.pack} ms, total ${t.total} ms`,
-  );
-  return lines.join('\n');
 }
 
 export async function query(
