@@ -256,6 +256,36 @@ describe('agent runs (embedded)', () => {
     expect(read.body.truncated).toBe(true);
   });
 
+  it('a tool call cut off at the token limit is not made; the model is told, and its whole siblings run', async () => {
+    llm.push(
+      {
+        toolCalls: [
+          { id: 'whole', name: 'weather', arguments: { city: 'Oslo' } },
+          { id: 'cut', name: 'weather', arguments: '{"city": "Ber' },
+        ],
+        finishReason: 'length',
+      },
+      { content: 'Oslo is cold.' },
+    );
+    const res = await server.request('POST', '/v1/agent/runs', {
+      input: 'two cities',
+      tools: ['weather'],
+    });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toMatchObject({ status: 'completed', answer: 'Oslo is cold.' });
+    const calls = res.body.steps.find((s: { kind: string }) => s.kind === 'call_tools');
+    expect(calls.outcomes).toMatchObject([
+      { id: 'whole', ok: true },
+      { id: 'cut', ok: false, attempts: 0, error: { code: 'TOOL_CALL_TRUNCATED' } },
+    ]);
+    expect(tools.requests.map((r) => r.path)).toEqual(['/echo/weather/Oslo']);
+    const shown = toolMessages(llm.requests.at(-1));
+    expect(shown.find((m) => m.toolCallId === 'cut')).toMatchObject({
+      type: 'tool_error',
+      code: 'TOOL_CALL_TRUNCATED',
+    });
+  });
+
   it('one hung call does not hold its siblings; the tool server sees the hung socket closed', async () => {
     llm.push(
       {

@@ -43,6 +43,8 @@ export interface Tool extends ToolDescriptor {
 export type ToolErrorCode =
   | 'TOOL_NOT_FOUND'
   | 'TOOL_ARGUMENTS_INVALID'
+  /** The model hit its token limit while writing the call: not made (the agent loop says so). */
+  | 'TOOL_CALL_TRUNCATED'
   | 'TOOL_TIMEOUT'
   | 'TOOL_FAILED'
   | 'TOOL_CIRCUIT_OPEN'

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { getTokenizer } from '@keel/text';
 import { answerTruncated, type AgentRun, type AgentStep } from '../runs/types.js';
-import { nextState, rebuildMessages } from './agent-loop.js';
+import { cutOffCall, nextState, rebuildMessages } from './agent-loop.js';
 import { observe } from './observe.js';
 
 const at = '2026-01-01T00:00:00.000Z';
@@ -41,6 +41,31 @@ describe('nextState: where a run continues from its persisted steps', () => {
     expect(nextState([p, calls, observed, plan(3, [])])).toEqual({
       kind: 'done',
       answer: 'the answer',
+    });
+  });
+});
+
+describe('cutOffCall: the call a plan stopped at the token limit was writing', () => {
+  const call = (id: string, args: string) => ({ id, name: 't', arguments: args });
+
+  it('is the last call when its arguments are blank or not whole JSON', () => {
+    const whole = call('a', '{"q":"x"}');
+    expect(cutOffCall([whole, call('b', '{"q": "y')])?.id).toBe('b');
+    expect(cutOffCall([whole, call('b', '  ')])?.id).toBe('b');
+    expect(cutOffCall([call('b', '[1, 2')])?.id).toBe('b');
+  });
+
+  it('is none when the last call is whole, or there are no calls', () => {
+    expect(cutOffCall([call('a', '{"q": "y'), call('b', '{}')])).toBeUndefined();
+    expect(cutOffCall([])).toBeUndefined();
+  });
+
+  it('is known on resume from the persisted plan', () => {
+    const p = plan(0, [{ id: 'a', name: 't' }]);
+    expect(nextState([p])).toMatchObject({ kind: 'call_tools', cutOff: false });
+    expect(nextState([{ ...p, finishReason: 'length' } as AgentStep])).toMatchObject({
+      kind: 'call_tools',
+      cutOff: true,
     });
   });
 });

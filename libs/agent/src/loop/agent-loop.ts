@@ -47,7 +47,12 @@ export interface LoopOptions {
 /** The states of the machine; the persisted steps say which one comes next. */
 type State =
   | { kind: 'plan' }
-  | { kind: 'call_tools'; calls: ChatToolCall[] }
+  | {
+      kind: 'call_tools';
+      calls: ChatToolCall[];
+      /** The plan stopped at the token limit (finish_reason `length`): its last call may be cut. */
+      cutOff: boolean;
+    }
   | { kind: 'observe'; outcomes: ToolCallOutcome[] }
   | { kind: 'done'; answer: string };
 
@@ -126,7 +131,11 @@ export async function runAgentLoop(
         messages.push(assistantMessage(completion.content, completion.toolCalls));
         promptEstimate += completion.usage.completionTokens;
         if (completion.toolCalls.length > 0) {
-          state = { kind: 'call_tools', calls: completion.toolCalls };
+          state = {
+            kind: 'call_tools',
+            calls: completion.toolCalls,
+            cutOff: completion.finishReason === 'length',
+          };
           continue;
         }
         const answer = completion.content ?? '';
@@ -145,14 +154,18 @@ export async function runAgentLoop(
       }
 
       if (state.kind === 'call_tools') {
-        const outcomes = await deps.dispatch.dispatch(
-          state.calls.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments })),
+        const cut = state.cutOff ? cutOffCall(state.calls) : undefined;
+        const made = await deps.dispatch.dispatch(
+          state.calls
+            .filter((c) => c !== cut)
+            .map((c) => ({ id: c.id, name: c.name, arguments: c.arguments })),
           {
             signal: options.signal,
             deadline: options.deadline,
             ...(options.requestId ? { requestId: options.requestId } : {}),
           },
         );
+        const outcomes = cut ? [...made, truncatedOutcome(cut)] : made;
         // Calls cut short by a shutdown are not outcomes: the run's next executor makes them again.
         if (options.signal.reason instanceof RunInterrupted) return stopReason(options)!;
         await record({
@@ -189,6 +202,38 @@ export async function runAgentLoop(
     const keel = toKeelError(error) ?? new KeelError('INTERNAL', 'the agent run failed');
     return { status: 'failed', endReason: 'error', error: keel.toJSON() };
   }
+}
+
+/**
+ * The call a plan cut off at the token limit was writing: the last one, when its arguments are
+ * blank or not whole JSON. Made anyway, it would fail as TOOL_ARGUMENTS_INVALID, or worse, run
+ * with arguments that happen to parse; the model is told what happened instead.
+ */
+export function cutOffCall(calls: readonly ChatToolCall[]): ChatToolCall | undefined {
+  const last = calls.at(-1);
+  if (!last) return undefined;
+  if (last.arguments.trim() === '') return last;
+  try {
+    JSON.parse(last.arguments);
+    return undefined;
+  } catch {
+    return last;
+  }
+}
+
+function truncatedOutcome(call: ChatToolCall): ToolCallOutcome {
+  return {
+    id: call.id,
+    name: call.name,
+    durationMs: 0,
+    attempts: 0,
+    ok: false,
+    error: {
+      code: 'TOOL_CALL_TRUNCATED',
+      message:
+        'you reached your token limit while writing the arguments of this call, so it was not made; call it again, more briefly',
+    },
+  };
 }
 
 function ended(reason: EndReason, message: string): RunEnd {
@@ -257,7 +302,7 @@ export function nextState(steps: readonly AgentStep[]): State {
   switch (last.kind) {
     case 'plan':
       return last.toolCalls.length > 0
-        ? { kind: 'call_tools', calls: last.toolCalls }
+        ? { kind: 'call_tools', calls: last.toolCalls, cutOff: last.finishReason === 'length' }
         : { kind: 'done', answer: last.content ?? '' };
     case 'call_tools':
       return { kind: 'observe', outcomes: last.outcomes };
