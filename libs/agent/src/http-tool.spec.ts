@@ -125,6 +125,12 @@ describe('HTTP tool requests', () => {
     expect(server.requests[0]?.headers.authorization).toBe('Bearer s3cr3t-value');
     expect(server.requests[0]?.headers['x-plain']).toBe('yes');
     expect(ok.ok).toBe(true);
+    // /echo answers with the headers it got: the result (the run's steps, the model's prompt)
+    // carries the secret redacted, the plain header as it was.
+    expect(ok).toMatchObject({
+      result: { headers: { authorization: '[redacted]', 'x-plain': 'yes' } },
+    });
+    expect(JSON.stringify(ok)).not.toContain('s3cr3t');
 
     secrets.TOKEN = 'Bearer rotated-value';
     const failed = await callOnce(
@@ -186,6 +192,26 @@ describe('what is shown of an HTTP tool', () => {
       method: 'GET',
       url: 'https://api.example.com/x',
     });
+  });
+
+  it('redacts a secret a JSON result echoes, escaped characters and all', async () => {
+    const secret = 'Bearer tok"en\\with-escapes';
+    const ok = await callOnce(
+      contextFor({}, () => secret),
+      declaration(`${server.url}/echo`, {
+        http: { headers: { Authorization: { secret: 'TOKEN' }, Accept: 'application/json+x-1' } },
+      }),
+      { note: `the caller said ${secret}` },
+    );
+    expect(server.requests[0]?.headers.authorization).toBe(secret);
+    expect(ok).toMatchObject({
+      ok: true,
+      result: {
+        headers: { authorization: '[redacted]', accept: 'application/json+x-1' },
+        query: { note: 'the caller said [redacted]' },
+      },
+    });
+    expect(JSON.stringify(ok)).not.toContain('with-escapes');
   });
 
   it('scrubs a plain header value an error body echoes, as it does a secret', async () => {

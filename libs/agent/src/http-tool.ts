@@ -254,7 +254,7 @@ async function callHttpTool(
   } else {
     body = JSON.stringify(rest);
   }
-  const { headers, secrets } = resolveHeaders(declaration, context.secrets);
+  const { headers, secrets, inline } = resolveHeaders(declaration, context.secrets);
   if (invocation.requestId) headers['x-request-id'] ??= invocation.requestId;
   const response = await context.http.request({
     method,
@@ -267,14 +267,18 @@ async function callHttpTool(
       declaration.maxResultBytes ??
       context.defaults?.maxResultBytes ??
       DEFAULT_TOOL_LIMITS.maxResultBytes,
-    secrets,
+    secrets: [...secrets, ...inline],
     tool: name,
   });
-  const text = response.body.toString('utf8');
+  // A server that echoes what it got (a debug endpoint, a proxy's error page) must not put the
+  // credential into the run's steps and the model's prompt: secret values, raw and as they look
+  // inside a JSON string, become [redacted] before the body is read. Plain header values are
+  // scrubbed from error messages only: in a result, `application/vnd.api+json` is data.
+  const text = scrub(response.body.toString('utf8'), withJsonForms(secrets));
   if (response.status < 200 || response.status >= 300) {
     throw new ToolError(
       'TOOL_FAILED',
-      `${name}: ${describe(response.url)} answered ${response.status}${quote(scrub(text, secrets))}`,
+      `${name}: ${describe(response.url)} answered ${response.status}${quote(scrub(text, inline))}`,
       response.status >= 500 || response.status === 429,
     );
   }
@@ -295,19 +299,28 @@ async function callHttpTool(
 /** Plain header values at least this long are scrubbed from error messages like secrets. */
 const MIN_SCRUBBED_CHARS = 12;
 
+/** A value as it is written inside a JSON string (`"` and `\\` escaped), besides itself. */
+function withJsonForms(values: readonly string[]): string[] {
+  return values.flatMap((v) => {
+    const escaped = JSON.stringify(v).slice(1, -1);
+    return escaped === v ? [v] : [v, escaped];
+  });
+}
+
 function resolveHeaders(
   declaration: HttpToolDeclaration,
   source: SecretSource,
-): { headers: Record<string, string>; secrets: string[] } {
+): { headers: Record<string, string>; secrets: string[]; inline: string[] } {
   const headers: Record<string, string> = {};
   const secrets: string[] = [];
+  const inline: string[] = [];
   for (const [name, value] of Object.entries(declaration.http.headers ?? {})) {
     if (typeof value === 'string') {
       headers[name.toLowerCase()] = value;
       // A plain value may be a credential written inline; an error body that echoes it would
       // reach the run's steps. Short ones (`1`, `no-cache`) are not, and scrubbing them would
       // garble the message.
-      if (value.length >= MIN_SCRUBBED_CHARS) secrets.push(value);
+      if (value.length >= MIN_SCRUBBED_CHARS) inline.push(value);
       continue;
     }
     const secret = source(value.secret);
@@ -323,7 +336,7 @@ function resolveHeaders(
     const bare = /^\S+\s+(\S+)$/.exec(secret)?.[1];
     if (bare) secrets.push(bare);
   }
-  return { headers, secrets };
+  return { headers, secrets, inline };
 }
 
 const QUOTE_CHARS = 200;
