@@ -1,10 +1,11 @@
 // An MCP server for tests, over stdio (default) or streamable HTTP (`--http`, on 127.0.0.1 at a
-// random port; prints `listening <url>` on stdout). Plain ES module JavaScript, so it runs as is
+// random port unless `--port N`; prints `listening <url>` on stdout). Plain ES module JavaScript, so it runs as is
 // from a fresh clone after `npm ci`, with no build. Tools:
 //   add(a, b)  → structured { sum } (it has an outputSchema), plus the sum as text
 //   slow(ms)   → waits ms, ending early when the client cancels the request
 //   fail()     → an isError result with the text "failed on purpose"
-//   stats()    → { slowStarted, slowAborted, slowCompleted } as structured content
+//   stats()    → { slowStarted, slowAborted, slowCompleted, pid } as structured content (pid: the
+//                server's process, so a test can kill it)
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -56,11 +57,16 @@ function createMcpServer() {
     'stats',
     {
       description: 'Counts of slow calls.',
-      outputSchema: { slowStarted: z.number(), slowAborted: z.number(), slowCompleted: z.number() },
+      outputSchema: {
+        slowStarted: z.number(),
+        slowAborted: z.number(),
+        slowCompleted: z.number(),
+        pid: z.number(),
+      },
     },
     async () => ({
       content: [{ type: 'text', text: JSON.stringify(stats) }],
-      structuredContent: { ...stats },
+      structuredContent: { ...stats, pid: process.pid },
     }),
   );
   return server;
@@ -89,7 +95,9 @@ if (process.argv.includes('--http')) {
     }
     await transport.handleRequest(req, res);
   });
-  http.listen(0, '127.0.0.1', () => {
+  // `--port N` lets a test restart the server where its clients expect it.
+  const at = process.argv.indexOf('--port');
+  http.listen(at > 0 ? Number(process.argv[at + 1]) : 0, '127.0.0.1', () => {
     process.stdout.write(`listening http://127.0.0.1:${http.address().port}/mcp\n`);
   });
   process.on('SIGTERM', () => {

@@ -23,10 +23,11 @@ export interface McpHttpServer {
 
 /**
  * Starts the test MCP server over streamable HTTP in a child process (a real server with its own
- * event loop, as in production) and resolves once it listens.
+ * event loop, as in production) and resolves once it listens: on `port`, or a free one.
  */
-export async function startMcpHttpServer(): Promise<McpHttpServer> {
-  const child = spawn(process.execPath, [MCP_SERVER_SCRIPT, '--http'], {
+export async function startMcpHttpServer(port?: number): Promise<McpHttpServer> {
+  const args = [MCP_SERVER_SCRIPT, '--http', ...(port ? ['--port', String(port)] : [])];
+  const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((resolve, reject) => {

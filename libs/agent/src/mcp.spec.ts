@@ -106,6 +106,91 @@ describe.each(transports)('MCP tools over %s', (_label, declare) => {
   });
 });
 
+// Longer than the polls and the calls' deadlines, so a regression fails them and cleans up.
+describe('a lost MCP session is made again on the next call', { timeout: 30_000 }, () => {
+  const defaults = { timeoutMs: 5_000, maxConcurrency: 4, maxResultBytes: 64 * 1024 };
+
+  async function callOn(connection: McpServerConnection, name: string, args: unknown) {
+    const registry = new ToolRegistry();
+    for (const tool of connection.tools) registry.register(tool);
+    const [outcome] = await new ToolDispatcher(registry, { retryBaseDelayMs: 10 }).dispatch(
+      [{ id: 'c', name, arguments: JSON.stringify(args) }],
+      { signal: new AbortController().signal, deadline: Date.now() + 5_000 },
+    );
+    return outcome as ToolCallOutcome & { result?: any };
+  }
+
+  it('starts a stdio server again after its process died', async () => {
+    const connection = await McpServerConnection.connect(mcpStdioServer('files'), { defaults });
+    try {
+      const first = await callOn(connection, 'files__stats', {});
+      const pid = first.result.pid as number;
+      process.kill(pid, 'SIGKILL');
+      await expect.poll(() => alive(pid), { timeout: 3_000 }).toBe(false);
+      const again = await callOn(connection, 'files__add', { a: 1, b: 2 });
+      expect(again).toMatchObject({ ok: true, result: { sum: 3 } });
+      const stats = await callOn(connection, 'files__stats', {});
+      expect(stats.result.pid).not.toBe(pid);
+      expect(connection.reconnects).toBe(1);
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it('opens a new session with an HTTP server that restarted and forgot the old one', async () => {
+    let server = await startMcpHttpServer();
+    const connection = await McpServerConnection.connect(
+      { name: 'files', transport: 'http', url: server.url },
+      { defaults },
+    );
+    try {
+      expect(await callOn(connection, 'files__add', { a: 1, b: 1 })).toMatchObject({ ok: true });
+      await server.close();
+      server = await startMcpHttpServer(Number(new URL(server.url).port));
+      // The old session id gets a 404; the idempotent call's retry runs on a new session.
+      const again = await callOn(connection, 'files__add', { a: 2, b: 2 });
+      expect(again).toMatchObject({ ok: true, result: { sum: 4 }, attempts: 2 });
+      expect(connection.reconnects).toBe(1);
+    } finally {
+      await connection.close();
+      await server.close();
+    }
+  });
+
+  it('fails calls while the server stays down, then serves again once it is back', async () => {
+    let server = await startMcpHttpServer();
+    const port = Number(new URL(server.url).port);
+    const connection = await McpServerConnection.connect(
+      { name: 'files', transport: 'http', url: server.url },
+      { defaults, timeoutMs: 2_000 },
+    );
+    try {
+      await server.close();
+      const down = await callOn(connection, 'files__add', { a: 1, b: 1 });
+      expect(down).toMatchObject({ ok: false, error: { code: 'TOOL_FAILED' } });
+      server = await startMcpHttpServer(port);
+      await expect
+        .poll(async () => (await callOn(connection, 'files__add', { a: 1, b: 1 })).ok, {
+          timeout: 5_000,
+          interval: 200,
+        })
+        .toBe(true);
+    } finally {
+      await connection.close();
+      await server.close();
+    }
+  });
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 describe('MCP connection failures', () => {
   it('is UNAVAILABLE when the server cannot start', async () => {
     await expect(

@@ -1,6 +1,9 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  StreamableHTTPClientTransport,
+  StreamableHTTPError,
+} from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   ErrorCode,
@@ -48,19 +51,42 @@ export interface McpConnectOptions {
 /** An MCP server's name: the prefix of its tools' names, so short and plain. */
 export const MCP_SERVER_NAME = /^[a-zA-Z0-9_-]{1,32}$/;
 
+/** A lost session is re-established at most this often; calls in between fail at once. */
+export const MCP_RECONNECT_INTERVAL_MS = 1_000;
+
 /**
  * One connected MCP server and the Keel tools made from its tools (`<server>__<tool>`). The
  * tools are listed once, at connect; a server that changes its list later is not followed.
+ *
+ * A lost session is made again on the next call: a stdio server whose process died is started
+ * anew, an HTTP server that forgot the session (404, as after its restart) gets a new one. The
+ * call that finds the session lost waits for the reconnect (bounded by its own deadline and
+ * signal); a server that does not come back fails calls as a transient TOOL_FAILED, tried again
+ * at most once per MCP_RECONNECT_INTERVAL_MS.
  */
 export class McpServerConnection {
+  private lost = false;
+  private closed = false;
+  private reconnecting?: Promise<Client>;
+  private lastAttempt = 0;
+  /** Sessions made after the first one. */
+  reconnects = 0;
+
   private constructor(
-    readonly name: string,
-    private readonly client: Client,
+    private readonly declaration: McpServerDeclaration,
+    private readonly options: McpConnectOptions,
+    private client: Client,
     /** Ready to register. */
     readonly tools: Tool[],
     /** Tools of the server that cannot be Keel tools (a name too long, no object schema). */
     readonly skipped: Array<{ tool: string; reason: string }>,
-  ) {}
+  ) {
+    this.watch(client);
+  }
+
+  get name(): string {
+    return this.declaration.name;
+  }
 
   /**
    * Connects, lists the server's tools and wraps them. Throws TOOL_INVALID for a bad declaration
@@ -76,19 +102,23 @@ export class McpServerConnection {
       ]);
     }
     const timeout = options.timeoutMs ?? 10_000;
-    const client = new Client({ name: 'keel', version: '1' });
-    const transport = createTransport(declaration, options.secrets);
     const listed: McpToolInfo[] = [];
+    let client: Client;
     try {
-      await client.connect(transport, { timeout });
-      let cursor: string | undefined;
-      do {
-        const page = await client.listTools(cursor ? { cursor } : undefined, { timeout });
-        listed.push(...page.tools);
-        cursor = page.nextCursor;
-      } while (cursor);
+      client = await openSession(declaration, options.secrets, timeout);
+      try {
+        let cursor: string | undefined;
+        do {
+          const page = await client.listTools(cursor ? { cursor } : undefined, { timeout });
+          listed.push(...page.tools);
+          cursor = page.nextCursor;
+        } while (cursor);
+      } catch (error) {
+        await client.close().catch(() => undefined);
+        throw error;
+      }
     } catch (error) {
-      await client.close().catch(() => undefined);
+      if (error instanceof KeelError) throw error;
       const reason = error instanceof Error ? error.message : String(error);
       throw new KeelError(
         'UNAVAILABLE',
@@ -98,21 +128,127 @@ export class McpServerConnection {
     const defaults = options.defaults ?? DEFAULT_TOOL_LIMITS;
     const tools: Tool[] = [];
     const skipped: Array<{ tool: string; reason: string }> = [];
+    const connection = new McpServerConnection(declaration, options, client, tools, skipped);
     for (const info of listed) {
       const name = `${declaration.name}__${info.name}`;
       if (!TOOL_NAME.test(name)) {
         skipped.push({ tool: info.name, reason: `${name} is not a valid tool name` });
         continue;
       }
-      tools.push(mcpTool(client, name, info, defaults));
+      tools.push(mcpTool(connection, name, info, defaults));
     }
-    return new McpServerConnection(declaration.name, client, tools, skipped);
+    return connection;
+  }
+
+  /** Calls one of the server's tools on the current session, making a new one if it was lost. */
+  async callTool(
+    name: string,
+    remoteName: string,
+    args: unknown,
+    invocation: ToolInvocation,
+  ): Promise<unknown> {
+    const client = await this.session(name, invocation);
+    // The server forgot the session (it restarted): the next call makes a new one.
+    return callMcpTool(client, name, remoteName, args, invocation, () => this.lose(client));
+  }
+
+  private async session(name: string, invocation: ToolInvocation): Promise<Client> {
+    if (this.closed) throw new ToolError('TOOL_FAILED', `${name}: the MCP connection is closed`);
+    if (!this.lost) return this.client;
+    this.reconnecting ??= this.reconnect(name).finally(() => {
+      this.reconnecting = undefined;
+    });
+    const { signal } = invocation;
+    signal.throwIfAborted();
+    let onAbort: (() => void) | undefined;
+    try {
+      return await Promise.race([
+        this.reconnecting,
+        new Promise<never>((_, reject) => {
+          onAbort = () => reject(signal.reason as Error);
+          signal.addEventListener('abort', onAbort, { once: true });
+        }),
+      ]);
+    } finally {
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async reconnect(name: string): Promise<Client> {
+    const wait = this.lastAttempt + MCP_RECONNECT_INTERVAL_MS - Date.now();
+    if (wait > 0) {
+      throw new ToolError(
+        'TOOL_FAILED',
+        `${name}: MCP server ${this.name} is down; the next reconnect is in ${wait} ms`,
+        true,
+      );
+    }
+    this.lastAttempt = Date.now();
+    let client: Client;
+    try {
+      client = await openSession(
+        this.declaration,
+        this.options.secrets,
+        this.options.timeoutMs ?? 10_000,
+      );
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new ToolError(
+        'TOOL_FAILED',
+        `${name}: MCP server ${this.name} was lost and could not be reached again: ${reason}`,
+        true,
+      );
+    }
+    if (this.closed) {
+      await client.close().catch(() => undefined);
+      throw new ToolError('TOOL_FAILED', `${name}: the MCP connection is closed`);
+    }
+    this.client = client;
+    this.lost = false;
+    this.reconnects++;
+    this.watch(client);
+    return client;
+  }
+
+  /** The SDK calls onclose when the transport ends: the stdio child exited, or close(). */
+  private watch(client: Client): void {
+    client.onclose = () => this.lose(client);
+  }
+
+  private lose(client: Client): void {
+    if (client !== this.client || this.lost) return;
+    this.lost = true;
+    // A session the server forgot still holds a transport (an HTTP one, its SSE stream).
+    void client.close().catch(() => undefined);
   }
 
   /** Ends the session and the transport (the child process, for stdio). */
   async close(): Promise<void> {
+    this.closed = true;
+    await this.reconnecting?.catch(() => undefined);
     await this.client.close();
   }
+}
+
+async function openSession(
+  declaration: McpServerDeclaration,
+  secrets: SecretSource | undefined,
+  timeout: number,
+): Promise<Client> {
+  const client = new Client({ name: 'keel', version: '1' });
+  const transport = createTransport(declaration, secrets);
+  try {
+    await client.connect(transport, { timeout });
+  } catch (error) {
+    await client.close().catch(() => undefined);
+    throw error;
+  }
+  return client;
+}
+
+/** An HTTP server answering 404 to a session id no longer knows it (MCP's streamable HTTP). */
+function sessionGone(error: unknown): boolean {
+  return error instanceof StreamableHTTPError && error.code === 404;
 }
 
 function createTransport(declaration: McpServerDeclaration, secrets?: SecretSource): Transport {
@@ -144,7 +280,12 @@ function createTransport(declaration: McpServerDeclaration, secrets?: SecretSour
   });
 }
 
-function mcpTool(client: Client, name: string, info: McpToolInfo, defaults: ToolDefaults): Tool {
+function mcpTool(
+  connection: McpServerConnection,
+  name: string,
+  info: McpToolInfo,
+  defaults: ToolDefaults,
+): Tool {
   const annotations = info.annotations;
   return {
     name,
@@ -157,7 +298,7 @@ function mcpTool(client: Client, name: string, info: McpToolInfo, defaults: Tool
     timeoutMs: defaults.timeoutMs,
     maxConcurrency: defaults.maxConcurrency,
     maxResultBytes: defaults.maxResultBytes,
-    invoke: (args, invocation) => callMcpTool(client, name, info.name, args, invocation),
+    invoke: (args, invocation) => connection.callTool(name, info.name, args, invocation),
   };
 }
 
@@ -167,6 +308,7 @@ async function callMcpTool(
   remoteName: string,
   args: unknown,
   invocation: ToolInvocation,
+  gone: () => void,
 ): Promise<unknown> {
   let result: CallToolResult;
   try {
@@ -182,6 +324,14 @@ async function callMcpTool(
     )) as CallToolResult;
   } catch (error) {
     if (invocation.signal.aborted) throw invocation.signal.reason as Error;
+    if (sessionGone(error)) {
+      gone();
+      throw new ToolError(
+        'TOOL_FAILED',
+        `${name}: the MCP server no longer knows the session`,
+        true,
+      );
+    }
     if (error instanceof McpError) {
       const transient =
         error.code === (ErrorCode.ConnectionClosed as number) ||
