@@ -98,7 +98,12 @@ export class QueryController {
     @Res() res: Response,
   ): Promise<void> {
     if (wantsEventStream(req)) {
-      await sendEventStream(res, queryEvents(this.answer.stream(dto, ctx)), ctx.requestId);
+      await sendEventStream(
+        res,
+        queryEvents(this.answer.stream(dto, ctx)),
+        ctx.requestId,
+        ctx.signal,
+      );
       return;
     }
     res.status(200).json(await this.answer.execute(dto, ctx));

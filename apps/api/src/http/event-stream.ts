@@ -34,6 +34,7 @@ export async function sendEventStream(
   res: Response,
   events: AsyncIterable<SseEvent>,
   requestId: string,
+  signal?: AbortSignal,
 ): Promise<void> {
   const iterator = events[Symbol.asyncIterator]();
   const first = await iterator.next();
@@ -45,14 +46,14 @@ export async function sendEventStream(
   res.flushHeaders();
   try {
     for (let next = first; !next.done; next = await iterator.next()) {
-      if (!write(res, next.value)) break;
+      if (!(await write(res, next.value, signal))) break;
     }
   } catch (error) {
     const known = toKeelError(error);
     if (!known) logger.error({ msg: 'unhandled error in a stream', err: error, requestId });
     const keel =
       known ?? new KeelError('INTERNAL', 'internal error; see the server log for this request id');
-    write(res, {
+    await write(res, {
       event: 'error',
       data: { code: keel.code, message: keel.message, requestId },
     });
@@ -62,10 +63,39 @@ export async function sendEventStream(
   }
 }
 
-/** Writes one event; false once the client is gone. */
-function write(res: Response, { event, data }: SseEvent): boolean {
+/**
+ * Writes one event; false once the client is gone. A client that reads slower than the model
+ * writes fills the socket: the next event waits for it to drain, so the stream from the model
+ * waits too (its own socket's window) instead of the answer piling up in this process. The wait
+ * ends with the request (its deadline, the client leaving): a client that stops reading and keeps
+ * the connection open is cut off then, as nothing more can be told to it.
+ */
+async function write(
+  res: Response,
+  { event, data }: SseEvent,
+  signal?: AbortSignal,
+): Promise<boolean> {
   if (res.destroyed || res.writableEnded) return false;
   // JSON has no raw newlines, so each event is one data line.
-  res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-  return true;
+  if (res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)) return true;
+  if (signal?.aborted) {
+    res.destroy();
+    return false;
+  }
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+    signal?.addEventListener('abort', done);
+  });
+  if (signal?.aborted && res.writableNeedDrain) {
+    res.destroy();
+    return false;
+  }
+  return !res.destroyed;
 }
