@@ -122,8 +122,9 @@ describe('dense and hybrid retrieval (SQLite store, sqlite-vec)', () => {
     expect(res.body.legs.dense.status).toBe('timeout');
     expect(res.body.degraded).toBe(true);
     // The dense leg's call was cancelled, not left running.
-    await new Promise((r) => setTimeout(r, 200));
-    expect(embeddings.requests.at(-1)?.clientClosed).toBe(true);
+    await expect
+      .poll(() => embeddings.requests.at(-1)?.clientClosed, { timeout: 5_000 })
+      .toBe(true);
   });
 
   it('a collection without vectors, or bad fusion settings, is a clear 400', async () => {

@@ -67,9 +67,11 @@ describe('health, metrics, docs, request ids and admin routes', () => {
       'x-request-id': 'bad id with spaces',
     });
     expect(weird.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
-    await new Promise((r) => setTimeout(r, 100));
+    // The log line reaches us through the child's stdout pipe: wait for it, not a fixed time.
+    await expect
+      .poll(() => keel.logs.some((l) => l.includes('trace-abc.123')), { timeout: 5_000 })
+      .toBe(true);
     const line = keel.logs.find((l) => l.includes('trace-abc.123'));
-    expect(line).toBeDefined();
     const parsed = JSON.parse(line!);
     expect(parsed.requestId).toBe('trace-abc.123');
     expect(typeof parsed.level).toBe('number');
