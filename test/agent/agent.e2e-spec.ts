@@ -429,6 +429,37 @@ describe('agent runs (embedded)', () => {
     expect([duplicate.status, duplicate.body.code]).toEqual([409, 'TOOL_EXISTS']);
   });
 
+  it('lists the runs newest first, a page at a time, by status', async () => {
+    const first = await server.request('GET', '/v1/agent/runs?limit=2');
+    expect(first.status, first.text).toBe(200);
+    expect(first.body.runs).toHaveLength(2);
+    expect(first.body.runs[0].createdAt >= first.body.runs[1].createdAt).toBe(true);
+    expect(first.body.runs[0]).not.toHaveProperty('steps');
+    expect(typeof first.body.runs[0].stepCount).toBe('number');
+    expect(first.body.next).toEqual(expect.any(String));
+    const second = await server.request(
+      'GET',
+      `/v1/agent/runs?limit=2&before=${encodeURIComponent(first.body.next)}`,
+    );
+    expect(second.status).toBe(200);
+    const ids = (res: typeof first) => res.body.runs.map((r: { id: string }) => r.id);
+    expect(ids(second)).toHaveLength(2);
+    expect(ids(second).some((id: string) => ids(first).includes(id))).toBe(false);
+    expect(second.body.runs[0].createdAt <= first.body.runs[1].createdAt).toBe(true);
+
+    const done = await server.request('GET', '/v1/agent/runs?status=completed&limit=100');
+    expect(done.body.runs.length).toBeGreaterThan(0);
+    expect(done.body.runs.every((r: { status: string }) => r.status === 'completed')).toBe(true);
+    const one = done.body.runs[0];
+    const whole = await server.request('GET', `/v1/agent/runs/${one.id}`);
+    expect(one.stepCount).toBe(whole.body.steps.length);
+
+    for (const query of ['limit=0', 'limit=101', 'limit=x', 'status=done', 'before=abc', 'x=1']) {
+      const bad = await server.request('GET', `/v1/agent/runs?${query}`);
+      expect([bad.status, bad.body.code], query).toEqual([400, 'VALIDATION_FAILED']);
+    }
+  });
+
   it('SIGTERM interrupts an async run without ending it; the next process finishes it', async () => {
     llm.push(
       { toolCalls: [{ id: 's', name: 'slow', arguments: { ms: 10_000 } }] },

@@ -94,6 +94,10 @@ describe('agent runs (distributed)', () => {
       'plan',
       'answer',
     ]);
+    // Listed by the other replica too, newest first, with its step count.
+    const listed = await a.request('GET', '/v1/agent/runs?status=completed&limit=5');
+    expect(listed.status).toBe(200);
+    expect(listed.body.runs[0]).toMatchObject({ id, status: 'completed', stepCount: 5 });
   });
 
   it('DELETE on any replica aborts the run where it executes', async () => {

@@ -4,6 +4,7 @@ export type * from './runs/types.js';
 export {
   AgentRunsService,
   toRunDto,
+  toRunSummaryDto,
   AGENT_DEFAULTS,
   type ToolCatalog,
   type CancelBus,

@@ -1,4 +1,14 @@
-import { Body, Controller, Delete, Get, Param, ParseUUIDPipe, Post, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Param,
+  ParseUUIDPipe,
+  Post,
+  Query,
+  Res,
+} from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
@@ -8,8 +18,15 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { AgentRunDto, CreateAgentRunDto, ErrorResponseDto, KeelError } from '@keel/contracts';
-import { AgentRunsService, toRunDto } from '@keel/agent';
+import {
+  AgentRunDto,
+  AgentRunListDto,
+  AgentRunListQueryDto,
+  CreateAgentRunDto,
+  ErrorResponseDto,
+  KeelError,
+} from '@keel/contracts';
+import { AgentRunsService, toRunDto, toRunSummaryDto } from '@keel/agent';
 import { Ctx, type RequestContext } from '@keel/platform';
 
 const runId = new ParseUUIDPipe({
@@ -42,6 +59,25 @@ export class AgentController {
     const run = await this.runs.create(dto, ctx);
     res.status(dto.async ? 202 : 200);
     return toRunDto(run);
+  }
+
+  /**
+   * Runs newest first, without their steps: `status` filters, `limit` (1-100, default 20) sizes
+   * the page, `before` (the previous page's `next`) continues.
+   */
+  @Get()
+  @ApiOkResponse({ type: AgentRunListDto })
+  @ApiBadRequestResponse({ type: ErrorResponseDto, description: 'VALIDATION_FAILED' })
+  async list(@Query() query: AgentRunListQueryDto): Promise<AgentRunListDto> {
+    const page = await this.runs.list({
+      limit: query.limit ?? 20,
+      ...(query.status ? { status: query.status } : {}),
+      ...(query.before ? { before: query.before } : {}),
+    });
+    return {
+      runs: page.runs.map(toRunSummaryDto),
+      ...(page.next ? { next: page.next } : {}),
+    };
   }
 
   @Get(':id')

@@ -2,12 +2,22 @@ import type { Redis } from 'ioredis';
 import type { ChatUsage } from '@keel/inference';
 import {
   ABANDONED,
+  runCursor,
   type AgentRun,
   type AgentRunStore,
   type AgentStep,
   type RunEnd,
+  type RunListQuery,
+  type RunPage,
   type RunStatus,
+  type RunSummary,
 } from './types.js';
+
+/** Runs a list reads from the index per round trip, and at most per page (status filters). */
+const LIST_BATCH = 100;
+const LIST_MAX_SCANNED = 1_000;
+/** Index entries older than the retention by this much are trimmed at each create. */
+const INDEX_GRACE_MS = 86_400_000;
 
 // Conditional transitions as scripts: atomic on the server, safe however many API replicas and
 // runs share a connection (WATCH is per connection and would not be).
@@ -70,6 +80,15 @@ export class RedisRunStore implements AgentRunStore {
     return `${this.prefix}:agent:unfinished`;
   }
 
+  /**
+   * Every run, for the list: members `<created ms, 15 digits>:<id>` at score 0, so newest first
+   * is a reverse lexical range and a cursor is an exact bound. Entries of expired runs are
+   * removed when a list meets them and trimmed by age at each create.
+   */
+  private get indexKey(): string {
+    return `${this.prefix}:agent:runs`;
+  }
+
   async create(run: AgentRun, lease?: { ms: number }): Promise<void> {
     const multi = this.redis
       .multi()
@@ -83,7 +102,13 @@ export class RedisRunStore implements AgentRunStore {
         ...(run.requestId ? { requestId: run.requestId } : {}),
         ...(lease ? { leased: '1' } : {}),
       })
-      .zadd(this.openKey, Date.parse(run.createdAt), run.id);
+      .zadd(this.openKey, Date.parse(run.createdAt), run.id)
+      .zadd(this.indexKey, 0, runCursor(run))
+      .zremrangebylex(
+        this.indexKey,
+        '-',
+        `(${runCursor({ id: '', createdAt: new Date(Date.now() - this.retentionSeconds * 1_000 - INDEX_GRACE_MS).toISOString() })}`,
+      );
     if (lease) multi.set(this.leaseKey(run.id), '1', 'PX', lease.ms);
     await multi.exec();
   }
@@ -100,31 +125,68 @@ export class RedisRunStore implements AgentRunStore {
       .exists(this.leaseKey(id))
       .exec()) as [[unknown, Record<string, string>], [unknown, string[]], [unknown, number]];
     if (!fields.status) return undefined;
-    const open = fields.status === 'queued' || fields.status === 'running';
     // The script checks again: a renewal since this read, or another reader first, wins.
-    if (abandonLapsed && open && fields.leased === '1' && leaseHeld === 0) {
+    if (abandonLapsed && lapsed(fields, leaseHeld)) {
       await this.end(id, ABANDONED, true);
       return this.read(id, false);
     }
     return {
-      id,
-      status: fields.status as RunStatus,
-      spec: JSON.parse(fields.spec) as AgentRun['spec'],
+      ...summaryOf(id, fields),
       steps: steps.map((s) => JSON.parse(s) as AgentStep),
       ...(fields.answer !== undefined ? { answer: fields.answer } : {}),
-      ...(fields.endReason ? { endReason: fields.endReason as AgentRun['endReason'] } : {}),
-      ...(fields.error ? { error: JSON.parse(fields.error) as AgentRun['error'] } : {}),
-      usage: {
-        promptTokens: Number(fields.promptTokens ?? 0),
-        completionTokens: Number(fields.completionTokens ?? 0),
-      },
-      ...(fields.requestId ? { requestId: fields.requestId } : {}),
-      createdAt: fields.createdAt,
-      ...(fields.startedAt ? { startedAt: fields.startedAt } : {}),
-      ...(fields.finishedAt ? { finishedAt: fields.finishedAt } : {}),
-      ...(fields.cancelRequested ? { cancelRequested: true } : {}),
-      attempts: Number(fields.attempts ?? 0),
     };
+  }
+
+  async list(query: RunListQuery): Promise<RunPage> {
+    const runs: RunSummary[] = [];
+    let max = query.before ? `(${query.before}` : '+';
+    let scanned = 0;
+    let last: string | undefined;
+    let exhausted = false;
+    while (runs.length < query.limit && scanned < LIST_MAX_SCANNED) {
+      const members = await this.redis.zrevrangebylex(
+        this.indexKey,
+        max,
+        '-',
+        'LIMIT',
+        0,
+        LIST_BATCH,
+      );
+      const multi = this.redis.multi();
+      for (const member of members) {
+        const id = member.slice(member.indexOf(':') + 1);
+        multi.hgetall(this.runKey(id)).llen(this.stepsKey(id)).exists(this.leaseKey(id));
+      }
+      const replies = members.length > 0 ? ((await multi.exec()) ?? []) : [];
+      const gone: string[] = [];
+      let i = 0;
+      for (; i < members.length && runs.length < query.limit; i++) {
+        const member = members[i];
+        const id = member.slice(member.indexOf(':') + 1);
+        let fields = replies[i * 3]?.[1] as Record<string, string>;
+        const stepCount = replies[i * 3 + 1]?.[1] as number;
+        const leaseHeld = replies[i * 3 + 2]?.[1] as number;
+        scanned++;
+        last = member;
+        if (!fields?.status) {
+          gone.push(member);
+          continue;
+        }
+        if (lapsed(fields, leaseHeld)) {
+          await this.end(id, ABANDONED, true);
+          fields = await this.redis.hgetall(this.runKey(id));
+        }
+        if (query.status && fields.status !== query.status) continue;
+        runs.push({ ...summaryOf(id, fields), stepCount });
+      }
+      if (gone.length > 0) await this.redis.zrem(this.indexKey, ...gone);
+      if (members.length < LIST_BATCH && i === members.length) {
+        exhausted = true;
+        break;
+      }
+      max = `(${last}`;
+    }
+    return { runs, ...(!exhausted && last ? { next: last } : {}) };
   }
 
   async start(id: string): Promise<AgentRun | undefined> {
@@ -179,4 +241,30 @@ export class RedisRunStore implements AgentRunStore {
   close(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+function lapsed(fields: Record<string, string>, leaseHeld: number): boolean {
+  const open = fields.status === 'queued' || fields.status === 'running';
+  return open && fields.leased === '1' && leaseHeld === 0;
+}
+
+/** A run's hash as the run, without its steps and answer (kept apart, as a list shows it). */
+function summaryOf(id: string, fields: Record<string, string>): Omit<RunSummary, 'stepCount'> {
+  return {
+    id,
+    status: fields.status as RunStatus,
+    spec: JSON.parse(fields.spec) as AgentRun['spec'],
+    ...(fields.endReason ? { endReason: fields.endReason as AgentRun['endReason'] } : {}),
+    ...(fields.error ? { error: JSON.parse(fields.error) as AgentRun['error'] } : {}),
+    usage: {
+      promptTokens: Number(fields.promptTokens ?? 0),
+      completionTokens: Number(fields.completionTokens ?? 0),
+    },
+    ...(fields.requestId ? { requestId: fields.requestId } : {}),
+    createdAt: fields.createdAt,
+    ...(fields.startedAt ? { startedAt: fields.startedAt } : {}),
+    ...(fields.finishedAt ? { finishedAt: fields.finishedAt } : {}),
+    ...(fields.cancelRequested ? { cancelRequested: true } : {}),
+    attempts: Number(fields.attempts ?? 0),
+  };
 }

@@ -123,6 +123,65 @@ describe.each(backends)('the %s run store', (_name, open) => {
     expect(await a.unfinished()).toContain(run.id);
   });
 
+  it('lists runs newest first, a page at a time, by status, with their step counts', async () => {
+    const { a, b } = open();
+    // Recent: the Redis index trims entries older than the retention at each create.
+    const t0 = Date.now() - 60_000;
+    const runs = Array.from({ length: 7 }, (_, i) => ({
+      ...newRun(true),
+      // Two runs share a millisecond: the cursor's id keeps them apart.
+      createdAt: new Date(t0 + Math.min(i, 5) * 1_000).toISOString(),
+    }));
+    for (const run of runs) await a.create(run);
+    for (const i of [1, 3, 5]) {
+      await a.start(runs[i].id);
+      await a.finish(runs[i].id, { status: 'completed', endReason: 'answer', answer: 'x' });
+    }
+    const at = new Date().toISOString();
+    await a.appendStep(
+      runs[3].id,
+      { index: 0, kind: 'answer', startedAt: at, finishedAt: at, answer: 'x' },
+      { promptTokens: 5, completionTokens: 2 },
+    );
+    // Newest first: the two of the same millisecond by id, descending.
+    const order = [...runs]
+      .sort((x, y) => y.createdAt.localeCompare(x.createdAt) || y.id.localeCompare(x.id))
+      .map((r) => r.id);
+
+    const seen: string[] = [];
+    let before: string | undefined;
+    let pages = 0;
+    do {
+      const page = await b.list({ limit: 3, ...(before ? { before } : {}) });
+      expect(page.runs.length).toBeLessThanOrEqual(3);
+      seen.push(...page.runs.map((r) => r.id));
+      before = page.next;
+      pages++;
+    } while (before && pages < 10);
+    expect(seen).toEqual(order);
+    expect(pages).toBe(3);
+
+    const done = await b.list({ limit: 10, status: 'completed' });
+    expect(done.runs.map((r) => r.id)).toEqual([runs[5].id, runs[3].id, runs[1].id]);
+    expect(done.next).toBeUndefined();
+    const third = done.runs[1];
+    expect(third).toMatchObject({ stepCount: 1, usage: { promptTokens: 5, completionTokens: 2 } });
+    expect(third).not.toHaveProperty('answer');
+    expect(third).not.toHaveProperty('steps');
+  });
+
+  it('lists a synchronous run whose lease lapsed as ended', async () => {
+    const { a, b } = open();
+    const run = newRun(false);
+    await a.create(run, LEASE);
+    await a.start(run.id);
+    await lapse();
+    const page = await b.list({ limit: 5, status: 'running' });
+    expect(page.runs.map((r) => r.id)).not.toContain(run.id);
+    const all = await b.list({ limit: 5 });
+    expect(all.runs.find((r) => r.id === run.id)?.error?.code).toBe('AGENT_RUN_ABANDONED');
+  });
+
   it('abandons a synchronous run that never started, too', async () => {
     const { a, b } = open();
     const run = newRun(false);

@@ -4,10 +4,14 @@ import type { ChatUsage } from '@keel/inference';
 import { migrate, openDatabase, transaction } from '@keel/platform/sqlite';
 import {
   ABANDONED,
+  RUN_CURSOR,
+  runCursor,
   type AgentRun,
   type AgentRunStore,
   type AgentStep,
   type RunEnd,
+  type RunListQuery,
+  type RunPage,
   type RunStatus,
 } from './types.js';
 
@@ -57,6 +61,7 @@ export class SqliteRunStore implements AgentRunStore {
           idx INTEGER NOT NULL, step TEXT NOT NULL, PRIMARY KEY (run_id, idx));`,
       },
       { version: 2, sql: 'ALTER TABLE agent_runs ADD COLUMN lease_until INTEGER' },
+      { version: 3, sql: 'CREATE INDEX agent_runs_created ON agent_runs (created_at, id)' },
     ]);
     return new SqliteRunStore(db);
   }
@@ -160,6 +165,48 @@ export class SqliteRunStore implements AgentRunStore {
       )
       .all() as Array<{ id: string }>;
     return Promise.resolve(rows.map((r) => r.id));
+  }
+
+  list(query: RunListQuery): Promise<RunPage> {
+    const cursor = query.before ? RUN_CURSOR.exec(query.before) : null;
+    const beforeAt = cursor ? new Date(Number(cursor[1])).toISOString() : null;
+    const rows = this.db
+      .prepare(
+        `SELECT r.*, (SELECT COUNT(*) FROM agent_steps s WHERE s.run_id = r.id) AS step_count
+         FROM agent_runs r
+         WHERE (? IS NULL OR r.status = ?)
+           AND (? IS NULL OR r.created_at < ? OR (r.created_at = ? AND r.id < ?))
+         ORDER BY r.created_at DESC, r.id DESC LIMIT ?`,
+      )
+      .all(
+        query.status ?? null,
+        query.status ?? null,
+        beforeAt,
+        beforeAt,
+        beforeAt,
+        cursor?.[2] ?? null,
+        query.limit + 1,
+      ) as unknown as Array<RunRow & { step_count: number }>;
+    const now = Date.now();
+    const page = rows.slice(0, query.limit);
+    const runs = page.flatMap((row) => {
+      let current: RunRow = row;
+      if (isOpen(row.status) && row.lease_until !== null && row.lease_until < now) {
+        this.end(row.id, ABANDONED, now);
+        current = this.row(row.id) ?? row;
+        // Ended by this read: no longer of the status asked for.
+        if (query.status && current.status !== query.status) return [];
+      }
+      const { steps: _steps, answer: _answer, ...summary } = fromRow(current, []);
+      return [{ ...summary, stepCount: row.step_count }];
+    });
+    const last = page.at(-1);
+    return Promise.resolve({
+      runs,
+      ...(rows.length > query.limit && last
+        ? { next: runCursor({ id: last.id, createdAt: last.created_at }) }
+        : {}),
+    });
   }
 
   close(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { SerializedError } from '@keel/contracts';
+import { AGENT_RUN_CURSOR_PATTERN, type SerializedError } from '@keel/contracts';
 import type { ChatToolCall, ChatUsage } from '@keel/inference';
 import type { ToolCallOutcome } from '../tool-types.js';
 
@@ -131,6 +131,32 @@ export const ABANDONED: RunEnd = {
   },
 };
 
+/** A run as a list shows it: everything but its steps (counted) and its answer. */
+export type RunSummary = Omit<AgentRun, 'steps' | 'answer'> & { stepCount: number };
+
+export interface RunListQuery {
+  status?: RunStatus;
+  limit: number;
+  /** A page's `next`: the runs created before the last one it showed. */
+  before?: string;
+}
+
+export interface RunPage {
+  runs: RunSummary[];
+  /** Present when there may be more: pass it as `before`. */
+  next?: string;
+}
+
+/**
+ * A list cursor: the run's creation time (ms, zero-padded so cursors sort as text) and its id.
+ * The Redis store uses it as its index's member, so paging is an exact lexical range there too.
+ */
+export const RUN_CURSOR = AGENT_RUN_CURSOR_PATTERN;
+
+export function runCursor(run: Pick<AgentRun, 'id' | 'createdAt'>): string {
+  return `${String(Date.parse(run.createdAt)).padStart(15, '0')}:${run.id}`;
+}
+
 /**
  * Where runs live: SQLite in embedded mode, Redis in distributed mode. Every write is durable
  * when the promise resolves.
@@ -159,5 +185,11 @@ export interface AgentRunStore {
   requestCancel(id: string): Promise<void>;
   /** Runs queued or running: after a restart of the only process (embedded), they continue. */
   unfinished(): Promise<string[]>;
+  /**
+   * Runs newest first, one page. An open synchronous run whose lease lapsed shows ended, as `get`
+   * would end it. A page may hold fewer than `limit` runs and still have a `next` (Redis filters
+   * by status after reading a bounded number of runs).
+   */
+  list(query: RunListQuery): Promise<RunPage>;
   close(): Promise<void>;
 }

@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { KeelError, type AgentRunDto, type CreateAgentRunDto } from '@keel/contracts';
+import {
+  KeelError,
+  type AgentRunDto,
+  type AgentRunSummaryDto,
+  type CreateAgentRunDto,
+} from '@keel/contracts';
 import type { ChatClient, ChatTool } from '@keel/inference';
 import type { RequestContext } from '@keel/platform';
 import { getTokenizer } from '@keel/text';
@@ -12,7 +17,10 @@ import {
   type AgentRun,
   type AgentRunStore,
   type RunEnd,
+  type RunListQuery,
+  type RunPage,
   type RunSpec,
+  type RunSummary,
 } from '../runs/types.js';
 import type { ToolDescriptor, ToolDispatch } from '../tool-types.js';
 import type { AgentQueue } from './agent-queue.js';
@@ -136,6 +144,11 @@ export class AgentRunsService {
     // Synchronous: executes here and ends with the request (its deadline, the client leaving).
     await this.execute(run.id, ctx.signal, ctx.deadline);
     return this.require(run.id);
+  }
+
+  /** Runs newest first, a page at a time (GET /v1/agent/runs). */
+  list(query: RunListQuery): Promise<RunPage> {
+    return this.deps.store.list(query);
   }
 
   async require(id: string): Promise<AgentRun> {
@@ -284,6 +297,12 @@ function stopReason(signal: AbortSignal): KeelError {
   const reason: unknown = signal.reason;
   if (reason instanceof KeelError) return reason;
   return new KeelError('CANCELLED', 'the client went away before the run answered');
+}
+
+/** The API's view of a run in a list: no steps, no answer, no request id. */
+export function toRunSummaryDto(run: RunSummary): AgentRunSummaryDto {
+  const { requestId: _requestId, cancelRequested: _cancel, spec, ...rest } = run;
+  return { ...rest, spec: { ...spec } };
 }
 
 /** The API's view of a run (the request id stays in the logs). */

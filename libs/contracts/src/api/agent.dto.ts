@@ -1,8 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
   IsBoolean,
+  IsIn,
   IsInt,
   IsOptional,
   IsString,
@@ -146,4 +148,56 @@ export class AgentRunDto {
   @ApiPropertyOptional() finishedAt?: string;
   @ApiProperty({ description: 'Times the run was started; > 1 after a takeover on restart.' })
   attempts!: number;
+}
+
+/** A cursor of `GET /v1/agent/runs`: the last run's creation time (ms, 15 digits) and id. */
+export const AGENT_RUN_CURSOR_PATTERN = /^(\d{15}):([0-9a-f-]{36})$/;
+export const AGENT_RUN_LIST_MAX = 100;
+
+export class AgentRunListQueryDto {
+  @ApiPropertyOptional({ enum: AGENT_RUN_STATUSES })
+  @IsOptional()
+  @IsIn(AGENT_RUN_STATUSES)
+  status?: (typeof AGENT_RUN_STATUSES)[number];
+
+  @ApiPropertyOptional({ minimum: 1, maximum: AGENT_RUN_LIST_MAX, default: 20 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(AGENT_RUN_LIST_MAX)
+  limit?: number;
+
+  @ApiPropertyOptional({ description: 'The `next` of the previous page.' })
+  @IsOptional()
+  @Matches(AGENT_RUN_CURSOR_PATTERN, { message: 'before must be the next of a previous page' })
+  before?: string;
+}
+
+export class AgentRunSummaryDto {
+  @ApiProperty() id!: string;
+  @ApiProperty({ enum: AGENT_RUN_STATUSES }) status!: (typeof AGENT_RUN_STATUSES)[number];
+  @ApiPropertyOptional({ enum: AGENT_END_REASONS })
+  endReason?: (typeof AGENT_END_REASONS)[number];
+  @ApiPropertyOptional({ type: JobErrorDto }) error?: JobErrorDto;
+  @ApiProperty({ type: AgentUsageDto }) usage!: AgentUsageDto;
+  @ApiProperty({ description: 'Steps written so far; GET /v1/agent/runs/:id shows them.' })
+  stepCount!: number;
+  @ApiProperty({ description: 'The request as the run was created: input, tools, bounds.' })
+  spec!: Record<string, unknown>;
+  @ApiProperty() createdAt!: string;
+  @ApiPropertyOptional() startedAt?: string;
+  @ApiPropertyOptional() finishedAt?: string;
+  @ApiProperty() attempts!: number;
+}
+
+export class AgentRunListDto {
+  @ApiProperty({ type: [AgentRunSummaryDto], description: 'Newest first.' })
+  runs!: AgentRunSummaryDto[];
+
+  @ApiPropertyOptional({
+    description:
+      'Present when there may be more runs: pass it as `before`. A page can hold fewer than `limit` runs and still have one (a status filter reads a bounded number of runs per page).',
+  })
+  next?: string;
 }
