@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
+import { API_CPU_UTILIZATION_TARGET } from '@keel/loadtest';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -207,6 +208,9 @@ describe('rendered ScaledObjects', () => {
       expect(api.triggers.filter((t) => t.type !== 'redis')).toEqual([
         { type: 'cpu', metricType: 'Utilization', metadata: { value: '70' } },
       ]);
+      // keel capacity's CPU cross-check assumes the same target.
+      const cpu = api.triggers.find((t) => t.type === 'cpu');
+      expect(Number(cpu?.metadata.value) / 100).toBe(API_CPU_UTILIZATION_TARGET);
       expect(api.spec.advanced.scalingModifiers).toMatchObject({
         formula: 'agent_wait + agent_prioritized + agent_active',
         metricType: 'AverageValue',

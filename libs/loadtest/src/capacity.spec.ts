@@ -222,6 +222,16 @@ describe('planCapacity (worked example: 40 rps held per pod, peak 500, headroom 
     );
   });
 
+  it("cross-checks CPU at the HPA's own 70%, not at --headroom", () => {
+    // ceil(500 / (40 × 0.5)) = 25 by rate; the HPA holds 70% CPU: ceil(0.02 × 500 / 0.7) = 15.
+    const plan = planCapacity(input({ headroom: 0.5 }));
+    expect(plan.api.replicasAtPeak).toBe(25);
+    expect(plan.api.cpuReplicasAtPeak).toBe(15);
+    const ncpu = plan.api.derivations.find((d) => d.symbol === 'Ncpu')!;
+    expect(ncpu.arithmetic).toMatch(/× 0\.7\)\) = ceil\(14\.286\) = 15$/);
+    expect(ncpu.source).toMatch(/cpu trigger of ScaledObject keel-api, 70% utilization/);
+  });
+
   it('warns when the numbers do not carry over, and refuses a run where nothing held', () => {
     const embedded = planCapacity(
       input({ result: result({ target: { url: 'u', collection: 'c', mode: 'embedded' } }) }),

@@ -180,6 +180,12 @@ function groupConcurrency(
 }
 
 /**
+ * The utilization the cpu trigger of ScaledObject keel-api holds (k8s/base/api.yaml, `value: '70'`;
+ * test/k8s checks the two agree). Its HPA scales on it, not on `--headroom`.
+ */
+export const API_CPU_UTILIZATION_TARGET = 0.7;
+
+/**
  * Sizes the deployment for a peak rate from a load test: the highest rate that held is the
  * capacity of one API pod of the measured setup; at the target utilisation (headroom) a pod takes
  * capacity × headroom, so the API needs ceil(peak / (capacity × headroom)) pods. Each worker
@@ -275,15 +281,18 @@ export function planCapacity(input: CapacityInput): CapacityPlan {
       ? runtime.cpuQuotaCores
       : (runtime?.effectiveCpus ?? null);
   if (cpuPerRequest !== null && cores !== null && cores > 0) {
+    // What the HPA itself will ask for: it holds CPU at its trigger's utilization, whatever
+    // --headroom says, so this is the trigger's number, not h.
+    const u = API_CPU_UTILIZATION_TARGET;
     const coresAtPeak = cpuPerRequest * peakRps;
-    cpuReplicas = ceil(coresAtPeak / (cores * headroom));
+    cpuReplicas = ceil(coresAtPeak / (cores * u));
     apiDerivations.push({
       symbol: 'Ncpu',
       name: 'API replicas by CPU (cross-check)',
       value: cpuReplicas,
       unit: 'pods',
-      arithmetic: `ceil(cpu/request × P / (cores × h)) = ceil(${show(cpuPerRequest * 1000)} ms × ${show(peakRps)}/s / (${show(cores)} × ${show(headroom)})) = ceil(${show(coresAtPeak / (cores * headroom))}) = ${cpuReplicas}`,
-      source: `process_cpu_seconds_total delta / responses in step ${held.index + 1}; ${runtime?.cpuQuotaCores ? 'keel_runtime_cpu_quota_cores' : 'keel_runtime_effective_cpus (no quota)'}`,
+      arithmetic: `ceil(cpu/request × P / (cores × u)) = ceil(${show(cpuPerRequest * 1000)} ms × ${show(peakRps)}/s / (${show(cores)} × ${show(u)})) = ceil(${show(coresAtPeak / (cores * u))}) = ${cpuReplicas}`,
+      source: `process_cpu_seconds_total delta / responses in step ${held.index + 1}; ${runtime?.cpuQuotaCores ? 'keel_runtime_cpu_quota_cores (the CPU request too: k8s/base sets request = limit)' : 'keel_runtime_effective_cpus (no quota)'}; u: the cpu trigger of ScaledObject keel-api, ${Math.round(u * 100)}% utilization`,
     });
     if (cpuReplicas > replicas) {
       warnings.push(

@@ -69,6 +69,7 @@ export {
   DEFAULT_GROUPS,
   parseGroup,
   planCapacity,
+  API_CPU_UTILIZATION_TARGET,
   renderPatch,
   renderPlan,
   type CapacityInput,
