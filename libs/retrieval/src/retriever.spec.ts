@@ -1,5 +1,7 @@
 // The leg orchestration on its own: legs here are plain functions standing in for the backends
 // (the e2e tests run the same code against the SQLite store, the job pool and OpenSearch).
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { KeelError, type SearchHit, type SearchResult } from '@keel/contracts/jobs';
 import { retrieve, type LegRequest, type RetrievalLegs } from './retriever.js';
@@ -114,5 +116,33 @@ describe('retrieve', () => {
     controller.abort(new DOMException('client disconnected', 'AbortError'));
     await expect(pending).rejects.toMatchObject({ code: 'CANCELLED' });
     expect(slow.aborted()).toBe(true);
+  });
+});
+
+describe('retrieve leaves nothing behind', () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+
+  it('a leg result is collectable once the request answered, long before its deadline', async () => {
+    const refs: Array<WeakRef<SearchResult>> = [];
+    const request = new AbortController();
+    const once = async () => {
+      const legs: RetrievalLegs = {
+        bm25: () => {
+          const r = result('a', 'b');
+          refs.push(new WeakRef(r));
+          return Promise.resolve(r);
+        },
+      };
+      // A minute of deadline: Node keeps a timeout or composite signal that has an abort listener
+      // alive until its timer fires, and with it whatever the listener reaches.
+      const answer = await retrieve(legs, { ...spec('bm25', 60_000), signal: request.signal });
+      expect(answer.hits).toHaveLength(2);
+    };
+    for (let i = 0; i < 5; i++) await once();
+    // WeakRefs hold their targets until the current job ends.
+    await new Promise((r) => setTimeout(r, 10));
+    gc();
+    expect(refs.filter((r) => r.deref() !== undefined)).toHaveLength(0);
   });
 });

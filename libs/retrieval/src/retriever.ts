@@ -112,8 +112,9 @@ async function runLeg(
   const started = performance.now();
   const timeout = AbortSignal.timeout(Math.max(0, deadline - Date.now()));
   const signal = spec.signal ? AbortSignal.any([spec.signal, timeout]) : timeout;
+  let onAbort: (() => void) | undefined;
   const expired = new Promise<never>((_, reject) => {
-    const onAbort = () =>
+    onAbort = () =>
       reject(
         timeout.aborted
           ? new KeelError('DEADLINE_EXCEEDED', `the ${name} leg ran out of time`)
@@ -137,6 +138,11 @@ async function runLeg(
       timedOut: keel.code === 'DEADLINE_EXCEEDED' && timeout.aborted,
       ms: performance.now() - started,
     };
+  } finally {
+    // Node keeps a timeout or composite signal that has an abort listener alive until its timer
+    // fires: left attached, the listener (and through the race, the leg's whole result) would
+    // stay in memory for the rest of the deadline after the request answered.
+    signal.removeEventListener('abort', onAbort!);
   }
 }
 

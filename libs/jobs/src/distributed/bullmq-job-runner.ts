@@ -248,8 +248,9 @@ export class BullmqJobRunner extends JobRunner {
     });
     const timeout = AbortSignal.timeout(remaining);
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    let onAbort: (() => void) | undefined;
     const stop = new Promise<never>((_, reject) => {
-      const onAbort = () => {
+      onAbort = () => {
         // The request's own deadline arrives as a TimeoutError on its signal.
         const reason: unknown = options.signal?.reason;
         const expired =
@@ -291,6 +292,9 @@ export class BullmqJobRunner extends JobRunner {
       throw keel;
     } finally {
       this.waiters.delete(id);
+      // A timeout or composite signal with an abort listener stays alive until its timer fires,
+      // and the listener with it (holding the job's result, through the race): detach it.
+      signal.removeEventListener('abort', onAbort!);
     }
   }
 
