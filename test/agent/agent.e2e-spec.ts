@@ -257,6 +257,13 @@ describe('agent runs (embedded)', () => {
   });
 
   it('a tool call cut off at the token limit is not made; the model is told, and its whole siblings run', async () => {
+    const truncatedCalls = async () =>
+      Number(
+        /^keel_tool_calls_total\{tool="weather",outcome="TOOL_CALL_TRUNCATED"\} (\d+)$/m.exec(
+          (await server.request('GET', '/metrics')).text,
+        )?.[1] ?? 0,
+      );
+    const before = await truncatedCalls();
     llm.push(
       {
         toolCalls: [
@@ -284,6 +291,8 @@ describe('agent runs (embedded)', () => {
       type: 'tool_error',
       code: 'TOOL_CALL_TRUNCATED',
     });
+    // Counted like any other outcome, so a model that keeps running out of tokens shows.
+    expect(await truncatedCalls()).toBe(before + 1);
   });
 
   it('one hung call does not hold its siblings; the tool server sees the hung socket closed', async () => {

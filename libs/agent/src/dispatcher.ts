@@ -103,6 +103,12 @@ export class ToolDispatcher implements ToolDispatch {
     const entry = this.registry.entry(call.name);
     let outcome: ToolCallOutcome;
     try {
+      if (call.truncated) {
+        throw new ToolError(
+          'TOOL_CALL_TRUNCATED',
+          'you reached your token limit while writing the arguments of this call, so it was not made; call it again, more briefly',
+        );
+      }
       if (!entry) {
         throw new ToolError(
           'TOOL_NOT_FOUND',

@@ -61,6 +61,11 @@ export interface ToolCallRequest {
   name: string;
   /** The model's raw argument text. */
   arguments: string;
+  /**
+   * The model hit its token limit while writing this call: it is not made, and its outcome is
+   * TOOL_CALL_TRUNCATED (counted in the metrics like any other).
+   */
+  truncated?: boolean;
 }
 
 export type ToolCallOutcome = {

@@ -155,17 +155,19 @@ export async function runAgentLoop(
 
       if (state.kind === 'call_tools') {
         const cut = state.cutOff ? cutOffCall(state.calls) : undefined;
-        const made = await deps.dispatch.dispatch(
-          state.calls
-            .filter((c) => c !== cut)
-            .map((c) => ({ id: c.id, name: c.name, arguments: c.arguments })),
+        const outcomes = await deps.dispatch.dispatch(
+          state.calls.map((c) => ({
+            id: c.id,
+            name: c.name,
+            arguments: c.arguments,
+            ...(c === cut ? { truncated: true } : {}),
+          })),
           {
             signal: options.signal,
             deadline: options.deadline,
             ...(options.requestId ? { requestId: options.requestId } : {}),
           },
         );
-        const outcomes = cut ? [...made, truncatedOutcome(cut)] : made;
         // Calls cut short by a shutdown are not outcomes: the run's next executor makes them again.
         if (options.signal.reason instanceof RunInterrupted) return stopReason(options)!;
         await record({
@@ -219,21 +221,6 @@ export function cutOffCall(calls: readonly ChatToolCall[]): ChatToolCall | undef
   } catch {
     return last;
   }
-}
-
-function truncatedOutcome(call: ChatToolCall): ToolCallOutcome {
-  return {
-    id: call.id,
-    name: call.name,
-    durationMs: 0,
-    attempts: 0,
-    ok: false,
-    error: {
-      code: 'TOOL_CALL_TRUNCATED',
-      message:
-        'you reached your token limit while writing the arguments of this call, so it was not made; call it again, more briefly',
-    },
-  };
 }
 
 function ended(reason: EndReason, message: string): RunEnd {
