@@ -27,9 +27,14 @@ describe('ThreadPool: a caller that stops waiting', () => {
     });
     pools.push(pool);
     await pool.start();
-    const job = async (name: string, ms: number, signal?: AbortSignal): Promise<Ran> => {
+    const job = async (
+      name: string,
+      ms: number,
+      signal?: AbortSignal,
+      holdMiB?: number,
+    ): Promise<Ran> => {
       const reply = await pool.run(
-        { queue: 'rerank', name: 'rerank', payload: { name, ms } },
+        { queue: 'rerank', name: 'rerank', payload: { name, ms, holdMiB } },
         signal,
       );
       if (!reply.ok) throw new Error(reply.error.message);
@@ -39,7 +44,11 @@ describe('ThreadPool: a caller that stops waiting', () => {
       (await registry.getSingleMetric('keel_job_pool_abandoned_total')!.get()).values.find(
         (v) => v.labels.outcome === outcome,
       )?.value ?? 0;
-    return { pool, job, abandoned };
+    const heap = async (kind: 'used' | 'total') =>
+      (await registry.getSingleMetric('keel_job_pool_heap_bytes')!.get()).values.find(
+        (v) => v.labels.kind === kind,
+      )?.value ?? NaN;
+    return { pool, job, abandoned, heap };
   }
 
   it('takes a queued task out of the queue', async () => {
@@ -83,5 +92,18 @@ describe('ThreadPool: a caller that stops waiting', () => {
     expect(after.threadId).not.toBe(before.threadId);
     expect(after.ran).toEqual(['after']);
     expect(await abandoned('terminated')).toBe(1);
+  });
+
+  it("reports the threads' heap, which the main thread's heap metrics do not count", async () => {
+    const { job, heap } = await start();
+    await job('small', 0);
+    const before = await heap('used');
+    const mainBefore = process.memoryUsage().heapUsed;
+    await job('big', 0, undefined, 64);
+    const after = await heap('used');
+    expect(after - before).toBeGreaterThan(48 * 2 ** 20);
+    expect(await heap('total')).toBeGreaterThanOrEqual(after);
+    // The memory is the thread's: the main heap did not grow by it.
+    expect(process.memoryUsage().heapUsed - mainBefore).toBeLessThan(16 * 2 ** 20);
   });
 });

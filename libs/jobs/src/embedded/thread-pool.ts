@@ -94,6 +94,27 @@ export class ThreadPool {
         this.set(pool()?.utilization ?? 0);
       },
     });
+    // Each thread is an isolate with its own heap, outside nodejs_heap_size_*_bytes (the main
+    // thread's): without these, most of the process's RSS is unaccounted for.
+    new Gauge({
+      name: 'keel_job_pool_heap_bytes',
+      help: 'V8 heap of the pool threads together, by kind: used, or total (reserved).',
+      labelNames: ['kind'],
+      registers,
+      async collect() {
+        const stats = await Promise.all(
+          (pool()?.threads ?? []).map((t) => t.getHeapStatistics().catch(() => undefined)),
+        );
+        let used = 0;
+        let total = 0;
+        for (const s of stats) {
+          used += s?.used_heap_size ?? 0;
+          total += s?.total_heap_size ?? 0;
+        }
+        this.set({ kind: 'used' }, used);
+        this.set({ kind: 'total' }, total);
+      },
+    });
   }
 
   get threads(): number {
