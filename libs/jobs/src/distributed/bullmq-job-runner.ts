@@ -57,6 +57,8 @@ const TRACKED_QUEUES: readonly QueueName[] = ['ingest', 'eval'];
 const COUNTS_EVERY_MS = 250;
 /** A waiter with no event after this long asks Redis directly (a lost event, a reconnect). */
 const SWEEP_AFTER_MS = 1_000;
+/** Event ids carry Redis's clock, `since` the API's: how far apart the two may be. */
+const CLOCK_SKEW_MS = 5_000;
 
 function toState(state: string, failure?: { code: string }): JobState {
   switch (state) {
@@ -331,7 +333,13 @@ export class BullmqJobRunner extends JobRunner {
       try {
         const job = await Job.fromId(this.queue(waiter.queue), id);
         if (!job) {
-          if (this.waiters.get(id) === waiter) {
+          // Gone: it finished and was removed. The same script that removed it wrote its outcome
+          // to the event stream, which the waiter may simply not have read yet (a busy loop, a
+          // reconnect): the outcome is read from there, and is lost only if the stream was trimmed.
+          const outcome = await this.finishedEvent(waiter.queue, id, waiter.since);
+          if (outcome) {
+            this.settle(id, outcome);
+          } else if (this.waiters.get(id) === waiter) {
             this.waiters.delete(id);
             waiter.reject(
               new KeelError(
@@ -353,6 +361,38 @@ export class BullmqJobRunner extends JobRunner {
       } catch {
         // Redis went away mid-sweep: the next one tries again
       }
+    }
+  }
+
+  /**
+   * A job's `completed` or `failed` event, searched newest first in the queue's event stream back
+   * to when the job was added (stream ids begin with their time in ms), a page at a time.
+   */
+  private async finishedEvent(
+    queue: QueueName,
+    id: string,
+    since: number,
+  ): Promise<{ returnvalue?: unknown; failedReason?: string } | undefined> {
+    const key = this.queue(queue).keys.events;
+    let end = '+';
+    for (;;) {
+      const page = await this.connection.xrevrange(
+        key,
+        end,
+        String(since - CLOCK_SKEW_MS),
+        'COUNT',
+        500,
+      );
+      for (const [, fields] of page) {
+        const event = Object.fromEntries(
+          Array.from({ length: fields.length / 2 }, (_, i) => [fields[2 * i], fields[2 * i + 1]]),
+        ) as Record<string, string | undefined>;
+        if (event.jobId !== id) continue;
+        if (event.event === 'completed') return { returnvalue: event.returnvalue };
+        if (event.event === 'failed') return { failedReason: event.failedReason ?? '' };
+      }
+      if (page.length < 500) return undefined;
+      end = `(${page.at(-1)![0]}`;
     }
   }
 
