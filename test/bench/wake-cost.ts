@@ -1,5 +1,5 @@
-// The CPU a thread spends handing work to another thread that waits in Atomics.wait, as piscina's
-// idle pool threads do: after a pause (the other core has gone idle) against back to back. On a
+// The CPU a thread spends handing work to another thread that waits in Atomics.waitAsync on its
+// event loop, as Keel's idle pool threads do (piscina's `atomics: 'async'`): after a pause (the other core has gone idle) against back to back. On a
 // virtual machine, waking an idle vCPU is an inter-processor interrupt that traps to the host, and
 // the waking thread pays for it. The linearity report sets it beside CPU seconds per request,
 // whose low-load excess it explains (a request hands off to pool threads, and its response wakes
@@ -8,7 +8,14 @@ import { Worker } from 'node:worker_threads';
 
 const WAITER = `
 const { workerData: s } = require('node:worker_threads');
-for (;;) { Atomics.wait(s, 0, 0); Atomics.store(s, 0, 0); Atomics.add(s, 1, 1); }`;
+(async () => {
+  for (;;) {
+    const w = Atomics.waitAsync(s, 0, 0);
+    if (w.async) await w.value;
+    Atomics.store(s, 0, 0);
+    Atomics.add(s, 1, 1);
+  }
+})();`;
 
 export interface WakeCost {
   /** Median CPU µs of the waking thread per hand-off to a thread idle for `gapMs`. */

@@ -106,4 +106,19 @@ describe('ThreadPool: a caller that stops waiting', () => {
     // The memory is the thread's: the main heap did not grow by it.
     expect(process.memoryUsage().heapUsed - mainBefore).toBeLessThan(16 * 2 ** 20);
   });
+
+  it("lets the thread's event loop run between tasks: its timers fire, its WeakRefs let go", async () => {
+    // A thread that waits for work inside its last task never ends that task as far as V8 is
+    // concerned: no timer fires, and every object a WeakRef was made of stays alive for good
+    // (AbortSignal.timeout and AbortSignal.any make them, once per job).
+    const { pool } = await start();
+    const probe = async (step: 'arm' | 'look') => {
+      const reply = await pool.run({ queue: 'rerank', name: 'rerank', payload: { probe: step } });
+      if (!reply.ok) throw new Error(reply.error.message);
+      return reply.result as { fired: boolean; collected: boolean } | null;
+    };
+    await probe('arm');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await probe('look')).toEqual({ fired: true, collected: true });
+  });
 });

@@ -135,6 +135,13 @@ export class ThreadPool {
       maxQueue: options.maxQueue,
       // Threads are expensive to start (modules, tokenizer tables): keep them.
       idleTimeout: 2 ** 31 - 1,
+      // piscina's default ('sync') has an idle thread wait for work in Atomics.wait inside the
+      // task it just finished, so the thread's event loop never turns again: its timers never
+      // fire, and V8 keeps every object a WeakRef was made of (AbortSignal.timeout and .any make
+      // them, once per job) until that task ends, which is never. The soak's pool threads grew
+      // by ~50k AbortSignals and Timeouts every 5 min. 'async' waits with Atomics.waitAsync, on
+      // the event loop.
+      atomics: 'async',
       workerData: {
         dataDir: options.dataDir,
         embeddings: options.embeddings,
@@ -149,9 +156,9 @@ export class ThreadPool {
     const failed = replies.find((r) => !r.ok);
     if (failed && !failed.ok) throw KeelError.from(failed.error);
     this.warm = true;
-    // Not awaited: readiness does not wait for it. An idle piscina thread blocks in Atomics.wait,
-    // so this has to be a task; piscina gives each to an idle thread, and one thread that gets
-    // two has nothing to do the second time.
+    // Not awaited: readiness does not wait for it. A task, so that the pool knows the thread is
+    // busy and a job that comes meanwhile waits for it; piscina gives each to an idle thread, and
+    // one thread that gets two has nothing to do the second time.
     for (let i = 0; i < options.threads; i++) void pool.run(WARM).catch(() => undefined);
   }
 
