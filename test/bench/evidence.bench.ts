@@ -280,7 +280,7 @@ ${rows.map((r) => `| ${r.share * 100}% | ${r.offeredRps} | ${r.throughputRps} | 
 - CPU seconds per request: at most **${round(spread * 100, 1)}%** from their mean across the steps
   (target ±10%).
 - What CPU per request pays for at low load, measured in this run: handing work to a thread that
-  waits in \`Atomics.waitAsync\` (as idle pool threads do) costs the waking thread
+  waits for a message on its event loop (as idle pool threads do) costs the waking thread
   **${wake.idleMicros} µs** of CPU when that thread has been idle ${wake.gapMs} ms, and
   ${wake.busyMicros} µs when it has just run (median of ${wake.handOffs} each,
   test/bench/wake-cost.ts). On this virtual machine waking an idle vCPU traps to the host, and the

@@ -1,21 +1,14 @@
-// The CPU a thread spends handing work to another thread that waits in Atomics.waitAsync on its
-// event loop, as Keel's idle pool threads do (piscina's `atomics: 'async'`): after a pause (the other core has gone idle) against back to back. On a
-// virtual machine, waking an idle vCPU is an inter-processor interrupt that traps to the host, and
-// the waking thread pays for it. The linearity report sets it beside CPU seconds per request,
+// The CPU a thread spends handing work to another thread that waits for a message on its event
+// loop, as Keel's idle pool threads do (piscina's `atomics: 'disabled'`): after a pause (the other
+// core has gone idle) against back to back. On a virtual machine, waking an idle vCPU is an
+// inter-processor interrupt that traps to the host, and the waking thread pays for it. The linearity report sets it beside CPU seconds per request,
 // whose low-load excess it explains (a request hands off to pool threads, and its response wakes
 // the client, several times).
 import { Worker } from 'node:worker_threads';
 
 const WAITER = `
-const { workerData: s } = require('node:worker_threads');
-(async () => {
-  for (;;) {
-    const w = Atomics.waitAsync(s, 0, 0);
-    if (w.async) await w.value;
-    Atomics.store(s, 0, 0);
-    Atomics.add(s, 1, 1);
-  }
-})();`;
+const { workerData: s, parentPort } = require('node:worker_threads');
+parentPort.on('message', () => Atomics.add(s, 0, 1));`;
 
 export interface WakeCost {
   /** Median CPU µs of the waking thread per hand-off to a thread idle for `gapMs`. */
@@ -27,15 +20,14 @@ export interface WakeCost {
 }
 
 export async function measureWakeCost(handOffs = 300, gapMs = 20): Promise<WakeCost> {
-  const state = new Int32Array(new SharedArrayBuffer(8));
+  const state = new Int32Array(new SharedArrayBuffer(4));
   const worker = new Worker(WAITER, { eval: true, workerData: state });
   const handOff = (): number => {
-    const done = Atomics.load(state, 1);
+    const done = Atomics.load(state, 0);
     const before = process.threadCpuUsage();
-    Atomics.store(state, 0, 1);
-    Atomics.notify(state, 0, 1);
+    worker.postMessage(null);
     const used = process.threadCpuUsage(before);
-    while (Atomics.load(state, 1) === done) {
+    while (Atomics.load(state, 0) === done) {
       // until the other thread has run it
     }
     return used.user + used.system;

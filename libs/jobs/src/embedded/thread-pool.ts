@@ -135,13 +135,15 @@ export class ThreadPool {
       maxQueue: options.maxQueue,
       // Threads are expensive to start (modules, tokenizer tables): keep them.
       idleTimeout: 2 ** 31 - 1,
-      // piscina's default ('sync') has an idle thread wait for work in Atomics.wait inside the
-      // task it just finished, so the thread's event loop never turns again: its timers never
-      // fire, and V8 keeps every object a WeakRef was made of (AbortSignal.timeout and .any make
-      // them, once per job) until that task ends, which is never. The soak's pool threads grew
-      // by ~50k AbortSignals and Timeouts every 5 min. 'async' waits with Atomics.waitAsync, on
-      // the event loop.
-      atomics: 'async',
+      // Tasks arrive as messages on the thread's event loop. piscina's default ('sync') has an
+      // idle thread wait for work in Atomics.wait inside the task it just finished, so the
+      // thread's event loop never turns again: its timers never fire, and V8 keeps every object
+      // a WeakRef was made of (AbortSignal.timeout and .any make them, once per job) until that
+      // task ends, which is never. The soak's pool threads grew by ~50k AbortSignals and Timeouts
+      // every 5 min. 'disabled' leaves one way in, the message port; piscina's 'async' would add
+      // Atomics.waitAsync beside it. A task's round trip costs the same in all three modes here
+      // (~110 µs p50, ~100 µs of the caller's CPU, for an empty task).
+      atomics: 'disabled',
       workerData: {
         dataDir: options.dataDir,
         embeddings: options.embeddings,
