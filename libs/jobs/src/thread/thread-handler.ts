@@ -83,10 +83,16 @@ export function createThreadHandler(
       };
     }
     const controller = new AbortController();
-    const signals = [controller.signal];
-    if (task.deadline !== undefined) {
-      signals.push(AbortSignal.timeout(Math.max(0, task.deadline - Date.now())));
-    }
+    // A timer of its own, cleared when the job ends: AbortSignal.timeout would stay armed (and
+    // AbortSignal.any hold both signals) for the rest of a request's 30 s deadline, per job.
+    const deadline =
+      task.deadline === undefined
+        ? undefined
+        : setTimeout(
+            () =>
+              controller.abort(new DOMException('the job ran past its deadline', 'TimeoutError')),
+            Math.max(0, task.deadline - Date.now()),
+          );
     task.port?.on('message', (message: { cancel?: boolean }) => {
       if (message.cancel) controller.abort(new KeelError('CANCELLED', 'the job was cancelled'));
     });
@@ -95,7 +101,7 @@ export function createThreadHandler(
       jobId: task.jobId,
       requestId: task.requestId,
       deadline: task.deadline,
-      signal: AbortSignal.any(signals),
+      signal: controller.signal,
       dataDir: options.dataDir,
       ...(options.embed ? { embed: options.embed } : {}),
       ...(options.opensearch ? { opensearch: options.opensearch } : {}),
@@ -127,6 +133,7 @@ export function createThreadHandler(
       }
       return { ok: false, error: serialize(error) };
     } finally {
+      clearTimeout(deadline);
       task.port?.close();
     }
   };
