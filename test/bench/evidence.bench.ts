@@ -45,6 +45,7 @@ const OUT = join(repoRoot(), 'docs/benchmarks');
 const SLO_P99_MS = Number(process.env.BENCH_SLO_P99_MS ?? 250);
 const MIX = process.env.BENCH_MIX ?? 'retrieve=0.7,query=0.3';
 const SOAK_MINUTES = Number(process.env.BENCH_SOAK_MINUTES ?? 10);
+const CONTAINER_ROUNDS = Number(process.env.BENCH_CONTAINER_ROUNDS ?? 3);
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 
 // ---- servers ------------------------------------------------------------------------------------
@@ -366,14 +367,15 @@ Target: event-loop delay p99 ≤ 20 ms as shipped.
 async function container(): Promise<void> {
   const limit = 512 * 2 ** 20;
   const results: Record<string, any> = {};
+  const pools = [
+    ['pool from the quota (1 thread)', {}],
+    [
+      `pool from the host cores (${cpus().length} threads)`,
+      { KEEL_POOL_THREADS: String(cpus().length) },
+    ],
+  ] as const;
   await withTestCgroup({ cpuQuotaCores: 1, memoryLimitBytes: limit }, async (group) => {
-    for (const [label, env] of [
-      ['pool from the quota (1 thread)', {}],
-      [
-        `pool from the host cores (${cpus().length} threads)`,
-        { KEEL_POOL_THREADS: String(cpus().length) },
-      ],
-    ] as const) {
+    for (const [label, env] of pools) {
       const server = await keel(env, insideCgroup(group));
       try {
         await ingestScifact(server.url);
@@ -400,28 +402,46 @@ async function container(): Promise<void> {
         await server.stop();
       }
     }
-    // p99 at one rate both can serve: 70% of the smaller capacity.
+    // p99 at one rate both can serve: 70% of the smaller capacity. A p99 is a noisy figure on a
+    // shared machine, so the two pools take turns, CONTAINER_ROUNDS times each; the group's
+    // cpu.stat says how often the kernel stopped it for the quota, the mechanism behind the tail.
     const rate = round(0.7 * Math.min(...Object.values(results).map((r) => r.capacityRps ?? 0)), 1);
-    for (const [label, env] of [
-      ['pool from the quota (1 thread)', {}],
-      [
-        `pool from the host cores (${cpus().length} threads)`,
-        { KEEL_POOL_THREADS: String(cpus().length) },
-      ],
-    ] as const) {
-      const server = await keel(env, insideCgroup(group));
-      try {
-        await ingestScifact(server.url);
-        const s = (await steady(server.url, [rate], 30)).result.steps[0];
-        results[label].atRate = {
-          rps: rate,
-          p50: s.latencyMs.p50,
-          p99: s.latencyMs.p99,
-          errors: s.counts.errors,
-        };
-      } finally {
-        await server.stop();
+    for (let round_ = 0; round_ < CONTAINER_ROUNDS; round_++) {
+      for (const [label, env] of pools) {
+        const server = await keel(env, insideCgroup(group));
+        try {
+          await ingestScifact(server.url);
+          const before = await group.cpuStat();
+          const s = (await steady(server.url, [rate], 30)).result.steps[0];
+          const after = await group.cpuStat();
+          const delta = (key: string) => Number((after[key] ?? 0n) - (before[key] ?? 0n));
+          const throttledMs =
+            group.version === 1 ? delta('throttled_time') / 1e6 : delta('throttled_usec') / 1e3;
+          (results[label].runs ??= []).push({
+            p50: s.latencyMs.p50,
+            p99: s.latencyMs.p99,
+            errors: s.counts.errors,
+            throttledPeriodsShare: round(
+              delta('nr_throttled') / Math.max(1, delta('nr_periods')),
+              3,
+            ),
+            throttledMsPerSecond: round(throttledMs / 30, 1),
+          });
+        } finally {
+          await server.stop();
+        }
       }
+    }
+    for (const r of Object.values(results)) {
+      const runs = r.runs as Array<Record<string, number>>;
+      r.atRate = {
+        rps: rate,
+        p50: median(runs.map((x) => x.p50)),
+        p99: median(runs.map((x) => x.p99)),
+        errors: runs.reduce((n, x) => n + x.errors, 0),
+        throttledPeriodsShare: median(runs.map((x) => x.throttledPeriodsShare)),
+        throttledMsPerSecond: median(runs.map((x) => x.throttledMsPerSecond)),
+      };
     }
     // A memory-heavy ingest under 512 MiB: large documents, several batches at once.
     const server = await keel({}, insideCgroup(group));
@@ -437,10 +457,25 @@ async function container(): Promise<void> {
         })),
       );
       const started = performance.now();
+      // As a bulk load runs: each batch queued (202 and a job id), then its job followed to the
+      // end; a batch's request need not outlast the request deadline that way.
       const answers = await Promise.all(
-        batches.map((documents) =>
-          post(server.url, '/v1/collections/heavy/documents?wait=true', { documents }),
-        ),
+        batches.map(async (documents) => {
+          const queued = await post(server.url, '/v1/collections/heavy/documents', { documents });
+          if (queued.status !== 202) return queued;
+          for (;;) {
+            const res = await fetch(`${server.url}/v1/jobs/${queued.body.jobId}`);
+            const job = (await res.json()) as {
+              state: string;
+              error?: { code: string; message: string };
+            };
+            if (job.state === 'completed') return { status: 200, body: job };
+            if (job.state === 'failed' || job.state === 'cancelled') {
+              return { status: 500, body: job.error };
+            }
+            await new Promise((r) => setTimeout(r, 250));
+          }
+        }),
       );
       const seconds = round((performance.now() - started) / 1000, 1);
       const after = await metricsOf(server.url);
@@ -450,6 +485,16 @@ async function container(): Promise<void> {
         documents: 8 * 400,
         bytes: batches.reduce((n, b) => n + JSON.stringify(b).length, 0),
         statuses: answers.map((a) => a.status),
+        // Why a batch was not stored, when one was not (its status here is 200 once its job completed).
+        refusals: answers
+          .filter((a) => a.status !== 200)
+          .map((a) => `${a.status} ${a.body?.code}: ${a.body?.message}`),
+        poolHeapUsedMiB: round(
+          (after.find((x) => x.name === 'keel_job_pool_heap_bytes' && x.labels.kind === 'used')
+            ?.value ?? NaN) /
+            2 ** 20,
+          1,
+        ),
         seconds,
         gcSeconds: round(
           value(after, 'nodejs_gc_duration_seconds_sum') -
@@ -475,23 +520,32 @@ async function container(): Promise<void> {
     results,
     `${header('Container truth — a 1-CPU, 512 MiB control group', 'npm run bench:evidence -- container')}
 Keel runs inside a cgroup with a 1-CPU quota (\`cpu.cfs_quota_us\`) and a 512 MiB memory limit,
-created for the run (the load generator stays outside it). Capacity by \`--find-capacity\`, then
-30 s at ${results.rateRps} requests/s (70% of the smaller capacity) for the p99.
+created for the run (the load generator stays outside it). Capacity by \`--find-capacity\` (one
+search each: the rate steps by 1.3× and a step holds or breaks on one p99, so it moves a step
+between runs here), then ${CONTAINER_ROUNDS} runs of 30 s each at ${results.rateRps} requests/s (70% of the smaller
+capacity), the two pools taking turns; medians of the runs, and the group's \`cpu.stat\`: the
+share of the quota's 100 ms periods in which the kernel stopped the group, and the time stopped.
 
-| pool | threads | heap limit MiB | capacity rps | p50 ms at ${results.rateRps} rps | p99 ms at ${results.rateRps} rps |
-| --- | --- | --- | --- | --- | --- |
-| ${quota} | ${q.poolThreads} | ${q.heapLimitMiB} | ${q.capacityRps} | ${q.atRate.p50} | ${q.atRate.p99} |
-| ${host} | ${h.poolThreads} | ${h.heapLimitMiB} | ${h.capacityRps} | ${h.atRate.p50} | ${h.atRate.p99} |
+| pool | threads | heap limit MiB | capacity rps | p50 ms | p99 ms (each run) | periods throttled | throttled ms per s |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+${[quota, host]
+  .map((label) => {
+    const r = results[label];
+    const each = (r.runs as Array<{ p99: number }>).map((x) => x.p99).join(', ');
+    return `| ${label} | ${r.poolThreads} | ${r.heapLimitMiB} | ${r.capacityRps} | ${r.atRate.p50} | ${r.atRate.p99} (${each}) | ${round(r.atRate.throttledPeriodsShare * 100, 1)}% | ${r.atRate.throttledMsPerSecond} |`;
+  })
+  .join('\n')}
 
 Ratios (quota-sized against host-sized): capacity ${round(q.capacityRps / h.capacityRps, 2)}×,
-p99 at the same rate ${round(q.atRate.p99 / h.atRate.p99, 2)}×.
+median p99 at the same rate ${round(q.atRate.p99 / h.atRate.p99, 2)}×.
 
 The heap limit follows the memory limit: ${q.heapLimitMiB} MiB of 512 (85% plus V8's young
 generation; without the limit V8 plans for gigabytes on this host).
 
 A memory-heavy ingest inside the limit: ${heavy.documents} documents (${round(heavy.bytes / 2 ** 20, 1)} MB of JSON) in
-8 concurrent batches took ${heavy.seconds} s with ${heavy.gcSeconds} s in garbage collection; RSS
-after it ${heavy.peakRssMiB} MiB; answers ${heavy.statuses.join(', ')}; the process
+8 batches sent at once (each queued, 202, then its job followed until it finished) took ${heavy.seconds} s with ${heavy.gcSeconds} s in garbage collection; RSS
+after it ${heavy.peakRssMiB} MiB (the pool thread's heap: ${heavy.poolHeapUsedMiB} MiB used); batches
+stored (200) or not: ${heavy.statuses.join(', ')}${heavy.refusals.length ? ` (${heavy.refusals.join('; ')})` : ''}; the process
 ${heavy.alive && heavy.samePid ? 'was still the same, alive process (not killed by the kernel)' : 'DID NOT SURVIVE'}.
 GC time is the API thread's (\`nodejs_gc_duration_seconds\`); the batches are chunked and written
 on the pool thread, whose collections that metric does not count.
