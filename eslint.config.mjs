@@ -62,7 +62,12 @@ export default tseslint.config(
     },
   },
   {
-    files: ['scripts/**/*.mjs', 'test/**/*.mjs', 'libs/**/fixtures/*.mjs'],
+    files: [
+      'scripts/**/*.mjs',
+      'test/**/*.mjs',
+      'libs/**/fixtures/*.mjs',
+      'apps/**/fixtures/*.mjs',
+    ],
     ...tseslint.configs.disableTypeChecked,
   },
 );

@@ -94,7 +94,11 @@ const external = [
 ];
 
 await build({
-  entryPoints: ['dist/apps/cli/src/main.js', 'dist/apps/worker/src/pool-thread.js'],
+  entryPoints: [
+    'dist/apps/cli/src/main.js',
+    'dist/apps/worker/src/pool-thread.js',
+    'dist/apps/api/src/body/body-thread.js',
+  ],
   outbase: 'dist',
   outdir: 'dist/bundle',
   bundle: true,

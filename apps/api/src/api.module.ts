@@ -1,4 +1,10 @@
-import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import {
+  DynamicModule,
+  MiddlewareConsumer,
+  Module,
+  NestModule,
+  RequestMethod,
+} from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import type { AnyProcessor } from '@keel/contracts';
 import type { Registry } from 'prom-client';
@@ -7,6 +13,7 @@ import {
   HttpMetricsMiddleware,
   JsonBodyMiddleware,
   PlatformModule,
+  RawJsonBodyMiddleware,
   RequestContextMiddleware,
   type KeelConfig,
   type RuntimeInfo,
@@ -23,12 +30,15 @@ import { HealthController } from './controllers/health.controller.js';
 import { JobsController } from './controllers/jobs.controller.js';
 import { QueryController } from './controllers/query.controller.js';
 import { ToolsController } from './controllers/tools.controller.js';
+import { BODY_THREAD_FILE, BodyDecoder } from './body/body-decoder.js';
 import { AdminGuard } from './http/admin.guard.js';
 
 export interface ApiModuleOptions {
   config: KeelConfig;
   runtime: RuntimeInfo;
   threadFile: URL;
+  /** The module of the thread that decodes large request bodies. */
+  bodyThreadFile: URL;
   processors: readonly AnyProcessor[];
   version: string;
   /** A job pool started before Nest, with the registry its metrics are on. */
@@ -68,13 +78,19 @@ export class ApiModule implements NestModule {
         ToolsController,
         AgentController,
       ],
-      providers: [AdminGuard],
+      providers: [
+        AdminGuard,
+        BodyDecoder,
+        { provide: BODY_THREAD_FILE, useValue: options.bodyThreadFile },
+      ],
     };
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer
-      .apply(RequestContextMiddleware, HttpMetricsMiddleware, JsonBodyMiddleware)
-      .forRoutes('*path');
+    const ingest = { path: 'v1/collections/:name/documents', method: RequestMethod.POST };
+    consumer.apply(RequestContextMiddleware, HttpMetricsMiddleware).forRoutes('*path');
+    // A batch of documents can be megabytes: its bytes go to the body thread (see BodyDecoder).
+    consumer.apply(JsonBodyMiddleware).exclude(ingest).forRoutes('*path');
+    consumer.apply(RawJsonBodyMiddleware).forRoutes(ingest);
   }
 }

@@ -13,6 +13,7 @@ import {
 import { describeRuntime } from '@keel/platform/runtime';
 import { warmTokenizers } from '@keel/text';
 import { ApiModule } from './api.module.js';
+import { BodyDecoder } from './body/body-decoder.js';
 import { mountBullBoard } from './http/bull-board.js';
 import { mountOpenApi } from './openapi.js';
 
@@ -20,6 +21,7 @@ export interface ApiBootOptions {
   config: KeelConfig;
   runtime: RuntimeInfo;
   threadFile: URL;
+  bodyThreadFile: URL;
   processors: readonly AnyProcessor[];
   version: string;
   /** A pool the caller created and started before loading the API (it starts the threads early). */
@@ -78,7 +80,11 @@ export async function startApi(options: ApiBootOptions): Promise<RunningApi> {
   });
   logger.log({ msg: `Keel API listening on ${url}`, url, port });
   void ready.then(
-    () => logger.log({ msg: 'job pool warm; ready' }),
+    () => {
+      logger.log({ msg: 'job pool warm; ready' });
+      // Not before ready: its modules would load on a core the start-up needs.
+      app.get(BodyDecoder).start();
+    },
     (error: unknown) => logger.error({ msg: 'job pool failed to start', err: error }),
   );
   return { app, url, ready };

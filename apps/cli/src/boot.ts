@@ -12,6 +12,8 @@ import { detectRuntime, sizeRuntime } from '@keel/platform/runtime';
 export interface Layout {
   /** The module each pool thread loads. */
   threadFile: URL;
+  /** The module of the API's body thread. */
+  bodyThreadFile: URL;
   /** The package root (package.json, samples/). */
   root: string;
   version: string;
@@ -35,7 +37,12 @@ export function setLayout(entryUrl: string): void {
     }
     dir = dirname(dir);
   }
-  current = { threadFile: new URL('../../worker/src/pool-thread.js', entryUrl), root, version };
+  current = {
+    threadFile: new URL('../../worker/src/pool-thread.js', entryUrl),
+    bodyThreadFile: new URL('../../api/src/body/body-thread.js', entryUrl),
+    root,
+    version,
+  };
 }
 
 export function layout(): Layout {

@@ -22,6 +22,7 @@ export async function serve(options: { port?: string; sample?: boolean }): Promi
     config,
     runtime,
     threadFile: layout().threadFile,
+    bodyThreadFile: layout().bodyThreadFile,
     processors: PROCESSORS,
     version: layout().version,
     pool,
@@ -158,6 +159,7 @@ export async function openapi(options: { out: string }): Promise<void> {
     config,
     runtime,
     threadFile: layout().threadFile,
+    bodyThreadFile: layout().bodyThreadFile,
     processors: PROCESSORS,
     version: layout().version,
   });

@@ -30,6 +30,7 @@ export async function connect(url: string | undefined): Promise<Target> {
     config: apiConfig,
     runtime,
     threadFile: layout().threadFile,
+    bodyThreadFile: layout().bodyThreadFile,
     processors: PROCESSORS,
     version: layout().version,
     // With REDIS_URL set, the in-process API queues to the same workers a server would.

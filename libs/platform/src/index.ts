@@ -6,7 +6,7 @@ export { KEEL_RUNTIME, registerRuntimeMetrics } from './runtime-info.js';
 export type { RuntimeInfo } from './runtime-info.js';
 export { MetricsService } from './metrics/metrics.service.js';
 export { HttpMetricsMiddleware } from './metrics/http-metrics.middleware.js';
-export { JsonBodyMiddleware } from './http/body-parser.middleware.js';
+export { JsonBodyMiddleware, RawJsonBodyMiddleware } from './http/body-parser.middleware.js';
 export { RequestContextMiddleware, TIMEOUT_HEADER } from './http/request-context.middleware.js';
 export { Ctx } from './http/request-context.js';
 export type { KeelRequest, RequestContext } from './http/request-context.js';

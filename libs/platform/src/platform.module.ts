@@ -5,7 +5,7 @@ import { LoggingModule } from './logging/logging.module.js';
 import { HttpMetricsMiddleware } from './metrics/http-metrics.middleware.js';
 import { MetricsService } from './metrics/metrics.service.js';
 import { KEEL_RUNTIME, registerRuntimeMetrics, type RuntimeInfo } from './runtime-info.js';
-import { JsonBodyMiddleware } from './http/body-parser.middleware.js';
+import { JsonBodyMiddleware, RawJsonBodyMiddleware } from './http/body-parser.middleware.js';
 import { RequestContextMiddleware } from './http/request-context.middleware.js';
 
 export interface PlatformOptions {
@@ -36,6 +36,7 @@ export class PlatformModule {
         },
         HttpMetricsMiddleware,
         JsonBodyMiddleware,
+        RawJsonBodyMiddleware,
         RequestContextMiddleware,
       ],
       exports: [
@@ -45,6 +46,7 @@ export class PlatformModule {
         LoggingModule,
         HttpMetricsMiddleware,
         JsonBodyMiddleware,
+        RawJsonBodyMiddleware,
         RequestContextMiddleware,
       ],
     };

@@ -15,6 +15,7 @@ import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
   ApiBearerAuth,
+  ApiBody,
   ApiHeader,
   ApiNoContentResponse,
   ApiNotFoundResponse,
@@ -35,19 +36,25 @@ import {
 } from '@keel/contracts';
 import { Ctx, type RequestContext } from '@keel/platform';
 import { DocumentsService } from '@keel/retrieval';
+import { BodyDecoder } from '../body/body-decoder.js';
 import { AdminGuard } from '../http/admin.guard.js';
 import { CollectionNamePipe } from '../http/collection-name.pipe.js';
 
 @ApiTags('documents')
 @Controller('v1/collections/:name/documents')
 export class DocumentsController {
-  constructor(private readonly documents: DocumentsService) {}
+  constructor(
+    private readonly documents: DocumentsService,
+    private readonly bodies: BodyDecoder,
+  ) {}
 
   /**
    * Idempotent upsert by document id. 202 with a job id by default; with `?wait=true`, 200 with
-   * the ingest result once the job is done.
+   * the ingest result once the job is done. The body arrives as bytes (RawJsonBodyMiddleware) and
+   * is parsed and validated on the body thread, with the ValidationPipe's rules.
    */
   @Post()
+  @ApiBody({ type: IngestDocumentsDto })
   @ApiAcceptedResponse({ type: JobAcceptedDto })
   @ApiOkResponse({ type: IngestResultDto, description: 'with ?wait=true' })
   @ApiBadRequestResponse({ type: ErrorResponseDto })
@@ -62,7 +69,7 @@ export class DocumentsController {
   async ingest(
     @Param('name', CollectionNamePipe) name: string,
     @Query() query: IngestQueryDto,
-    @Body() dto: IngestDocumentsDto,
+    @Body() body: unknown,
     @Ctx() ctx: RequestContext,
     @Res({ passthrough: true }) res: Response,
     @Headers('idempotency-key') idempotencyKey?: string,
@@ -74,6 +81,7 @@ export class DocumentsController {
         [{ field: 'Idempotency-Key', message: 'must be 1-200 visible ASCII characters' }],
       );
     }
+    const dto = await this.bodies.decode(IngestDocumentsDto, body);
     // The same key for the same collection is the same job: a retried request does not ingest twice.
     const job = await this.documents.ingest(
       name,

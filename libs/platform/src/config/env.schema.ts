@@ -281,6 +281,16 @@ export class EnvSchema {
   @Max(256 * 1024 * 1024)
   KEEL_BODY_LIMIT_BYTES = 10 * 1024 * 1024;
 
+  /**
+   * Ingest bodies read and waiting for the API's body thread to parse them; more get 429. Each
+   * holds up to KEEL_BODY_LIMIT_BYTES of memory.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1024)
+  KEEL_BODY_DECODE_BACKLOG = 16;
+
   /** Deadline of a synchronous request unless the client asks for less. */
   @Type(() => Number)
   @IsInt()
@@ -337,6 +347,16 @@ export class EnvSchema {
   @IsOptional()
   @IsIn(['ingest', 'search', 'rerank', 'pack', 'eval'], { each: true })
   KEEL_DIAGNOSTIC_INLINE_QUEUES?: Array<'ingest' | 'search' | 'rerank' | 'pack' | 'eval'>;
+
+  /**
+   * DIAGNOSTIC ONLY: ingest bodies are parsed and validated on the API's event loop instead of its
+   * body thread, to measure what that costs. Unset in production.
+   */
+  @Transform(({ value }: { value: unknown }) =>
+    value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value,
+  )
+  @IsBoolean({ message: 'KEEL_DIAGNOSTIC_BODY_ON_LOOP must be true or false' })
+  KEEL_DIAGNOSTIC_BODY_ON_LOOP = false;
 
   /**
    * Async agent runs (jobs on the `agent` queue) one API process executes at once. They wait on

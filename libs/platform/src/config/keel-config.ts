@@ -5,7 +5,13 @@ import { EnvSchema } from './env.schema.js';
 
 /** The typed configuration every module receives (never `process.env`). */
 export interface KeelConfig {
-  http: { port: number; host: string; bodyLimitBytes: number; requestTimeoutMs: number };
+  http: {
+    port: number;
+    host: string;
+    bodyLimitBytes: number;
+    bodyDecodeBacklog: number;
+    requestTimeoutMs: number;
+  };
   dataDir: string;
   /** Where named evaluation datasets live; unset: evaluations must upload their dataset. */
   datasetsDir?: string;
@@ -70,6 +76,8 @@ export interface KeelConfig {
   shutdownGraceMs: number;
   /** DIAGNOSTIC ONLY: queues whose jobs run on the API event loop (see the env schema). */
   diagnosticInlineQueues: Array<'ingest' | 'search' | 'rerank' | 'pack' | 'eval'>;
+  /** DIAGNOSTIC ONLY: ingest bodies are decoded on the API event loop (see the env schema). */
+  diagnosticBodyOnLoop: boolean;
 }
 
 export class ConfigError extends Error {
@@ -96,6 +104,7 @@ export function loadConfig(env: Record<string, string | undefined>): KeelConfig 
       port: parsed.PORT,
       host: parsed.HOST,
       bodyLimitBytes: parsed.KEEL_BODY_LIMIT_BYTES,
+      bodyDecodeBacklog: parsed.KEEL_BODY_DECODE_BACKLOG,
       requestTimeoutMs: parsed.KEEL_REQUEST_TIMEOUT_MS,
     },
     dataDir: resolve(parsed.KEEL_DATA_DIR),
@@ -177,6 +186,7 @@ export function loadConfig(env: Record<string, string | undefined>): KeelConfig 
     },
     shutdownGraceMs: parsed.KEEL_SHUTDOWN_GRACE_MS,
     diagnosticInlineQueues: parsed.KEEL_DIAGNOSTIC_INLINE_QUEUES ?? [],
+    diagnosticBodyOnLoop: parsed.KEEL_DIAGNOSTIC_BODY_ON_LOOP,
   };
 }
 
