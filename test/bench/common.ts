@@ -38,7 +38,8 @@ export interface Machine {
 export function machine(): Machine {
   let commit = 'unknown';
   try {
-    commit = execSync('git rev-parse --short HEAD', {
+    // "-dirty": measured on changes not yet committed, so the commit alone does not name the code.
+    commit = execSync('git describe --always --dirty --exclude "*"', {
       cwd: repoRoot(),
       stdio: ['ignore', 'pipe', 'ignore'],
     })
