@@ -482,7 +482,7 @@ ${runs.map(row).join('\n')}
 
 What is left on the event loop with the body thread: reading the body, copying the decoded
 batch from the body thread and on to a pool thread (two structured clones; for this batch about 3
-and 5 ms on this machine, measured apart from this script), and the job's bookkeeping.
+and 5 ms on a 2-core Xeon, measured apart from this script), and the job's bookkeeping.
 `,
   );
 }
