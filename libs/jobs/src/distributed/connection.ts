@@ -35,10 +35,11 @@ export function whenReady(redis: Redis, signal?: AbortSignal): Promise<void> {
       signal?.removeEventListener('abort', onAbort);
       resolve();
     };
-    const onAbort = () => {
+    const onAbort = (): void => {
       redis.off('ready', onReady);
       reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
     };
+    if (signal?.aborted) return onAbort();
     redis.once('ready', onReady);
     signal?.addEventListener('abort', onAbort, { once: true });
   });

@@ -289,6 +289,8 @@ export class PoolJobRunner extends JobRunner {
       if (!stored) throw new KeelError('JOB_NOT_FOUND', `job '${id}' does not exist`);
       return stored;
     }
+    // A signal aborted already never fires again: the deadline may pass while the body is decoded.
+    if (signal?.aborted) return Promise.reject(stoppedWaiting(id, signal));
     return new Promise<JobRecord>((resolve, reject) => {
       const onAbort = () => reject(stoppedWaiting(id, signal));
       signal?.addEventListener('abort', onAbort, { once: true });
