@@ -27,8 +27,16 @@ export function openDatabase(file: string, options: OpenOptions = {}): DatabaseS
   // The busy timeout first: switching a new file to WAL needs a lock that another thread or
   // process opening the same file at the same moment may hold.
   db.exec(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5_000)};`);
+  // Set by the first connection (the API's, at boot, before any thread opens the file); the others
+  // only read it. Asking for WAL on a file already in WAL still runs the mode change (a fresh
+  // connection starts in rollback mode until it reads the file), with transactions of its own; a
+  // pool thread opening the store once failed there or nearby with "database is locked" in CI,
+  // which 110 boots here did not reproduce.
+  const { journal_mode: mode } = db.prepare('PRAGMA journal_mode').get() as {
+    journal_mode: string;
+  };
+  if (mode !== 'wal') db.exec('PRAGMA journal_mode = WAL;');
   db.exec(`
-    PRAGMA journal_mode = WAL;
     PRAGMA synchronous = NORMAL;
     PRAGMA temp_store = MEMORY;
   `);
