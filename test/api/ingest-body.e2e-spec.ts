@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IngestDocumentsDto, KeelError } from '@keel/contracts';
+import { IngestDocumentsDto, KeelError, PackRequestDto, RerankRequestDto } from '@keel/contracts';
 import { createValidationPipe } from '@keel/platform/validation';
 import { startKeel, type KeelServer } from '../support/keel-server.js';
 import { storeSnapshot } from '../support/store-snapshot.js';
@@ -30,7 +30,7 @@ describe('ingest bodies decoded off the event loop', () => {
     for (const m of metrics.matchAll(
       /^keel_body_decode_seconds_count\{[^}]*thread="(\w+)"\} (\d+)$/gmu,
     )) {
-      counts[m[1]] = Number(m[2]);
+      counts[m[1]] = (counts[m[1]] ?? 0) + Number(m[2]);
     }
     return counts;
   }
@@ -38,11 +38,12 @@ describe('ingest bodies decoded off the event loop', () => {
   /** What the API's ValidationPipe answers for this body, computed in this process. */
   async function inline(
     raw: string,
+    metatype: new () => object = IngestDocumentsDto,
   ): Promise<{ code: string; message: string; details?: unknown }> {
     try {
       await createValidationPipe().transform(raw === '' ? undefined : JSON.parse(raw), {
         type: 'body',
-        metatype: IngestDocumentsDto,
+        metatype,
       });
     } catch (error) {
       const e = error as KeelError;
@@ -126,6 +127,42 @@ describe('ingest bodies decoded off the event loop', () => {
     expect(bad.status).toBe(400);
     const after = await decodes();
     expect((after.body ?? 0) - (before.body ?? 0)).toBe(2);
+    expect(after.main).toBeUndefined();
+  });
+
+  it('rerank and pack bodies are decoded there too, and refused as the ValidationPipe refuses them', async () => {
+    const before = await decodes();
+    const candidates = [
+      { id: 'a', text: 'queues hold jobs for workers' },
+      { id: 'b', text: 'a garden in spring' },
+    ];
+    const reranked = await keel.request('POST', '/v1/rerank', {
+      query: 'queues',
+      candidates,
+      topK: 1,
+    });
+    expect(reranked.status, reranked.text).toBe(200);
+    expect(reranked.body.results.map((r: { id: string }) => r.id)).toEqual(['a']);
+    const packed = await keel.request('POST', '/v1/pack', {
+      query: 'queues',
+      passages: candidates,
+      budgetTokens: 200,
+    });
+    expect(packed.status, packed.text).toBe(200);
+    for (const [path, metatype, body] of [
+      ['/v1/rerank', RerankRequestDto, { query: 'q', candidates: [{ id: 'a' }], extra: 1 }],
+      ['/v1/pack', PackRequestDto, { query: 'q', passages: [{ text: 7 }], budgetTokens: 0 }],
+    ] as const) {
+      const raw = JSON.stringify(body);
+      const res = await keel.request('POST', path, raw, json);
+      expect(res.status, res.text).toBe(400);
+      const { code, message, details } = res.body;
+      expect({ code, message, ...(details ? { details } : {}) }).toEqual(
+        await inline(raw, metatype),
+      );
+    }
+    const after = await decodes();
+    expect((after.body ?? 0) - (before.body ?? 0)).toBe(4);
     expect(after.main).toBeUndefined();
   });
 });

@@ -87,10 +87,18 @@ export class ApiModule implements NestModule {
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    const ingest = { path: 'v1/collections/:name/documents', method: RequestMethod.POST };
     consumer.apply(RequestContextMiddleware, HttpMetricsMiddleware).forRoutes('*path');
-    // A batch of documents can be megabytes: its bytes go to the body thread (see BodyDecoder).
-    consumer.apply(JsonBodyMiddleware).exclude(ingest).forRoutes('*path');
-    consumer.apply(RawJsonBodyMiddleware).forRoutes(ingest);
+    // Documents, candidates and passages come in bodies of up to megabytes: their bytes go to
+    // the body thread (see BodyDecoder), and the controllers decode them there.
+    const raw = [
+      { path: 'v1/collections/:name/documents', method: RequestMethod.POST },
+      { path: 'v1/rerank', method: RequestMethod.POST },
+      { path: 'v1/pack', method: RequestMethod.POST },
+    ];
+    consumer
+      .apply(JsonBodyMiddleware)
+      .exclude(...raw)
+      .forRoutes('*path');
+    consumer.apply(RawJsonBodyMiddleware).forRoutes(...raw);
   }
 }

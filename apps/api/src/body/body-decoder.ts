@@ -43,7 +43,7 @@ export class BodyDecoder implements OnModuleDestroy {
     this.started = true;
     if (this.config.diagnosticBodyOnLoop) {
       this.logger.warn(
-        'DIAGNOSTIC: ingest bodies are decoded on the API event loop (KEEL_DIAGNOSTIC_BODY_ON_LOOP); never in production',
+        'DIAGNOSTIC: ingest, rerank and pack bodies are decoded on the API event loop (KEEL_DIAGNOSTIC_BODY_ON_LOOP); never in production',
       );
       return;
     }

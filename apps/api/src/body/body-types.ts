@@ -1,7 +1,15 @@
-import { IngestDocumentsDto, type SerializedError } from '@keel/contracts';
+import {
+  IngestDocumentsDto,
+  PackRequestDto,
+  RerankRequestDto,
+  type SerializedError,
+} from '@keel/contracts';
 
-/** The DTOs whose bodies are decoded on the body thread, by a name both sides share. */
-export const BODY_TYPES = { IngestDocumentsDto } as const;
+/**
+ * The DTOs whose bodies are decoded on the body thread, by a name both sides share: the requests
+ * that carry their own texts (documents, candidates, passages), whose size the client decides.
+ */
+export const BODY_TYPES = { IngestDocumentsDto, RerankRequestDto, PackRequestDto } as const;
 export type BodyTypeName = keyof typeof BODY_TYPES;
 
 export interface BodyTask {

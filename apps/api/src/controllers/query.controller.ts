@@ -5,6 +5,7 @@ import {
   ApiGatewayTimeoutResponse,
   ApiNotFoundResponse,
   ApiBadGatewayResponse,
+  ApiBody,
   ApiOkResponse,
   ApiExtraModels,
   ApiServiceUnavailableResponse,
@@ -27,6 +28,7 @@ import {
 import { Ctx, type RequestContext } from '@keel/platform';
 import { AnswerQuery, PackService, RerankService } from '@keel/pipeline';
 import { RetrievalService } from '@keel/retrieval';
+import { BodyDecoder } from '../body/body-decoder.js';
 import { sendEventStream, wantsEventStream, type SseEvent } from '../http/event-stream.js';
 
 @ApiTags('query')
@@ -40,6 +42,7 @@ export class QueryController {
     private readonly reranker: RerankService,
     private readonly packer: PackService,
     private readonly answer: AnswerQuery,
+    private readonly bodies: BodyDecoder,
   ) {}
 
   @Post('retrieve')
@@ -53,18 +56,22 @@ export class QueryController {
     return (await this.retrieval.retrieve(dto, ctx)).response;
   }
 
+  /** The body arrives as bytes and is decoded on the body thread (see BodyDecoder). */
   @Post('rerank')
   @HttpCode(200)
+  @ApiBody({ type: RerankRequestDto })
   @ApiOkResponse({ type: RerankResponseDto })
-  rerank(@Body() dto: RerankRequestDto, @Ctx() ctx: RequestContext): Promise<RerankResponseDto> {
-    return this.reranker.handle(dto, ctx);
+  async rerank(@Body() body: unknown, @Ctx() ctx: RequestContext): Promise<RerankResponseDto> {
+    return this.reranker.handle(await this.bodies.decode(RerankRequestDto, body), ctx);
   }
 
+  /** The body arrives as bytes and is decoded on the body thread (see BodyDecoder). */
   @Post('pack')
   @HttpCode(200)
+  @ApiBody({ type: PackRequestDto })
   @ApiOkResponse({ type: PackResponseDto })
-  pack(@Body() dto: PackRequestDto, @Ctx() ctx: RequestContext): Promise<PackResponseDto> {
-    return this.packer.handle(dto, ctx);
+  async pack(@Body() body: unknown, @Ctx() ctx: RequestContext): Promise<PackResponseDto> {
+    return this.packer.handle(await this.bodies.decode(PackRequestDto, body), ctx);
   }
 
   /**

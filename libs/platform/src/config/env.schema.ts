@@ -282,8 +282,8 @@ export class EnvSchema {
   KEEL_BODY_LIMIT_BYTES = 10 * 1024 * 1024;
 
   /**
-   * Ingest bodies read and waiting for the API's body thread to parse them; more get 429. Each
-   * holds up to KEEL_BODY_LIMIT_BYTES of memory.
+   * Request bodies (ingest, rerank, pack) read and waiting for the API's body thread to parse
+   * them; more get 429. Each holds up to KEEL_BODY_LIMIT_BYTES of memory.
    */
   @Type(() => Number)
   @IsInt()
@@ -349,8 +349,8 @@ export class EnvSchema {
   KEEL_DIAGNOSTIC_INLINE_QUEUES?: Array<'ingest' | 'search' | 'rerank' | 'pack' | 'eval'>;
 
   /**
-   * DIAGNOSTIC ONLY: ingest bodies are parsed and validated on the API's event loop instead of its
-   * body thread, to measure what that costs. Unset in production.
+   * DIAGNOSTIC ONLY: ingest, rerank and pack bodies are parsed and validated on the API's event
+   * loop instead of its body thread, to measure what that costs. Unset in production.
    */
   @Transform(({ value }: { value: unknown }) =>
     value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value,

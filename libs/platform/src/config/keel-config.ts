@@ -76,7 +76,7 @@ export interface KeelConfig {
   shutdownGraceMs: number;
   /** DIAGNOSTIC ONLY: queues whose jobs run on the API event loop (see the env schema). */
   diagnosticInlineQueues: Array<'ingest' | 'search' | 'rerank' | 'pack' | 'eval'>;
-  /** DIAGNOSTIC ONLY: ingest bodies are decoded on the API event loop (see the env schema). */
+  /** DIAGNOSTIC ONLY: ingest, rerank and pack bodies are decoded on the API event loop. */
   diagnosticBodyOnLoop: boolean;
 }
 
