@@ -5,7 +5,7 @@
 //  3. the API's event-loop delay while its workers are saturated, against the embedded API
 //     under the same load.
 // Writes docs/benchmarks/queue.{md,json}.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
@@ -25,7 +25,8 @@ const THREAD = new URL(`file://${join(repoRoot(), 'dist/bundle/apps/worker/src/p
 const ROUND_TRIPS = Number(process.env.BENCH_ROUND_TRIPS ?? 400);
 const THROUGHPUT_JOBS = Number(process.env.BENCH_JOBS ?? 240);
 const IN_FLIGHT = 8;
-const LOOP_REQUESTS = Number(process.env.BENCH_LOOP_REQUESTS ?? 240);
+const LOOP_REQUESTS = Number(process.env.BENCH_LOOP_REQUESTS ?? 480);
+const LOOP_ROUNDS = 3;
 
 const WORDS = (
   'quota pool thread cgroup latency queue worker redis stream backlog deadline shard replica ' +
@@ -90,6 +91,57 @@ async function throughput(
   return count / ((performance.now() - started) / 1000);
 }
 
+const FSYNC = ['always', 'everysec'] as const;
+type Fsync = (typeof FSYNC)[number];
+type QueuedRoundTrip = { p50Ms: number; p99Ms: number; addedP50Ms: number; addedP99Ms: number };
+
+function poolOptions(dataDir: string) {
+  return {
+    threadFile: THREAD,
+    maxQueue: 64,
+    dataDir,
+    trackedConcurrency: 1,
+    trackedBacklog: 8,
+    trackedTimeoutMs: 60_000,
+    retentionHours: 1,
+  };
+}
+
+/** CPU seconds (user + system, all threads) a process has used, from /proc (clock ticks of 10 ms). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are the 14th and 15th fields; the slice starts at the 3rd.
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+interface Measured {
+  jobsPerSecond: number;
+  /** CPU milliseconds per job, by process, over the measured jobs. */
+  cpuMsPerJob: Record<string, number>;
+}
+
+/** THROUGHPUT_JOBS jobs, IN_FLIGHT at a time, with the CPU time each process spent on them. */
+async function measured(
+  run: (p: RerankPayload) => Promise<unknown>,
+  pids: Record<string, number>,
+): Promise<Measured> {
+  const read = () =>
+    Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
+  const before = read();
+  const rate = await throughput(run, THROUGHPUT_JOBS, IN_FLIGHT);
+  const after = read();
+  return {
+    jobsPerSecond: round(rate, 1),
+    cpuMsPerJob: Object.fromEntries(
+      Object.keys(pids).map((k) => [
+        k,
+        round(((after[k] - before[k]) * 1000) / THROUGHPUT_JOBS, 2),
+      ]),
+    ),
+  };
+}
+
 function metricValue(text: string, series: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line ? Number(line.split(' ')[1]) : NaN;
@@ -98,9 +150,10 @@ function metricValue(text: string, series: string): number {
 /** Drives POST /v1/rerank closed-loop and reads the API's event-loop delay p99 over the run. */
 async function loopDelayUnderLoad(
   api: Proc,
-): Promise<{ p99Ms: number; rps: number; errors: number }> {
+): Promise<{ p99Ms: number; rps: number; errors: number; apiCpuMsPerRequest: number }> {
   // prom-client's event-loop histogram restarts at each scrape: this one empties it.
   await fetch(`${api.url}/metrics`).then((r) => r.text());
+  const cpuBefore = cpuSeconds(api.child.pid!);
   const bodies = Array.from({ length: 16 }, (_, i) =>
     JSON.stringify({ ...payload(100, 250, i), version: undefined }),
   );
@@ -120,10 +173,12 @@ async function loopDelayUnderLoad(
     IN_FLIGHT,
   );
   const text = await fetch(`${api.url}/metrics`).then((r) => r.text());
+  const cpu = cpuSeconds(api.child.pid!) - cpuBefore;
   return {
     p99Ms: round(metricValue(text, 'keel_event_loop_delay_seconds{quantile="0.99"}') * 1000),
     rps: round(rps, 1),
     errors,
+    apiCpuMsPerRequest: round((cpu * 1000) / LOOP_REQUESTS, 2),
   };
 }
 
@@ -132,17 +187,7 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'keel-queue-bench-'));
   const procs: Proc[] = [];
   const registry = new Registry();
-  const local = new PoolJobRunner({
-    threadFile: THREAD,
-    threads: 1,
-    maxQueue: 64,
-    dataDir,
-    trackedConcurrency: 1,
-    trackedBacklog: 8,
-    trackedTimeoutMs: 60_000,
-    retentionHours: 1,
-    registry,
-  });
+  const local = new PoolJobRunner({ ...poolOptions(dataDir), threads: 1, registry });
   const distributed = new BullmqJobRunner({
     redisUrl: redis.url,
     prefix: 'bull',
@@ -161,96 +206,170 @@ async function main(): Promise<void> {
     await distributed.start();
     const deadline = () => ({ deadline: Date.now() + 30_000 });
 
+    // Redis's AOF policy, switched at run time on the same server: `always` (each write on disk
+    // before it is acknowledged; the tests' setting) and `everysec` (BullMQ's production advice
+    // and the dev overlay's).
+    const admin = redis.client();
+    const fsync = async (mode: Fsync) => {
+      await admin.config('SET', 'appendfsync', mode);
+    };
+
     // 1. Round trip of a small job: 10 short candidates (well under a millisecond of rerank).
+    //    Blocks of calls take turns between the two policies; within a block, calls alternate
+    //    between the embedded pool and BullMQ.
     const small = payload(10, 30, 0);
     for (let i = 0; i < 50; i++) {
       await local.run('rerank', 'rerank', small, deadline());
       await distributed.run('rerank', 'rerank', small, deadline());
     }
     const embeddedMs: number[] = [];
-    const queuedMs: number[] = [];
-    for (let i = 0; i < ROUND_TRIPS; i++) {
-      let t = performance.now();
-      await local.run('rerank', 'rerank', small, deadline());
-      embeddedMs.push(performance.now() - t);
-      t = performance.now();
-      await distributed.run('rerank', 'rerank', small, deadline());
-      queuedMs.push(performance.now() - t);
+    const queuedMs: Record<Fsync, number[]> = { always: [], everysec: [] };
+    const BLOCKS = 4;
+    for (let block = 0; block < BLOCKS; block++) {
+      const mode = FSYNC[block % FSYNC.length];
+      await fsync(mode);
+      for (let i = 0; i < ROUND_TRIPS / BLOCKS; i++) {
+        let t = performance.now();
+        await local.run('rerank', 'rerank', small, deadline());
+        embeddedMs.push(performance.now() - t);
+        t = performance.now();
+        await distributed.run('rerank', 'rerank', small, deadline());
+        queuedMs[mode].push(performance.now() - t);
+      }
     }
+    const summary = (ms: number[]) => ({
+      p50Ms: round(percentile(ms, 0.5)),
+      p99Ms: round(percentile(ms, 0.99)),
+    });
+    const embedded = summary(embeddedMs);
     const roundTrip = {
       calls: ROUND_TRIPS,
-      embedded: {
-        p50Ms: round(percentile(embeddedMs, 0.5)),
-        p99Ms: round(percentile(embeddedMs, 0.99)),
-      },
-      bullmq: { p50Ms: round(percentile(queuedMs, 0.5)), p99Ms: round(percentile(queuedMs, 0.99)) },
+      embedded,
+      bullmq: Object.fromEntries(
+        FSYNC.map((mode) => {
+          const q = summary(queuedMs[mode]);
+          return [
+            mode,
+            {
+              ...q,
+              addedP50Ms: round(q.p50Ms - embedded.p50Ms),
+              addedP99Ms: round(q.p99Ms - embedded.p99Ms),
+            },
+          ];
+        }),
+      ) as Record<Fsync, QueuedRoundTrip>,
     };
-    const addedP50 = round(roundTrip.bullmq.p50Ms - roundTrip.embedded.p50Ms);
-    const addedP99 = round(roundTrip.bullmq.p99Ms - roundTrip.embedded.p99Ms);
-    console.log('round trip', roundTrip, { addedP50, addedP99 });
+    console.log('round trip', roundTrip);
 
-    // 2. CPU-bound jobs (100 candidates of 250 words), 1 worker then 2 (one thread each).
+    // 2. CPU-bound jobs (100 candidates of 250 words), 1 worker then 2 (one thread each), under
+    //    each policy; and the machine's own scaling for the same jobs, without Redis: the
+    //    embedded pool with 1 thread then 2, in this process.
     const heavy = (p: RerankPayload) => distributed.run('rerank', 'rerank', p, deadline());
-    await throughput(heavy, 16, IN_FLIGHT);
-    const one = await throughput(heavy, THROUGHPUT_JOBS, IN_FLIGHT);
+    const pids: Record<string, number> = {
+      'bench process': process.pid,
+      redis: redis.pid!,
+      'worker 1': procs[0].child.pid!,
+    };
+    const one = {} as Record<Fsync, Measured>;
+    const two = {} as Record<Fsync, Measured>;
+    for (const mode of FSYNC) {
+      await fsync(mode);
+      await throughput(heavy, 16, IN_FLIGHT);
+      one[mode] = await measured(heavy, pids);
+    }
     procs.push(await worker(redis, dataDir));
-    await throughput(heavy, 16, IN_FLIGHT);
-    const two = await throughput(heavy, THROUGHPUT_JOBS, IN_FLIGHT);
+    pids['worker 2'] = procs[1].child.pid!;
+    for (const mode of FSYNC) {
+      await fsync(mode);
+      await throughput(heavy, 16, IN_FLIGHT);
+      two[mode] = await measured(heavy, pids);
+    }
+    const onThreads = async (threads: number): Promise<Measured> => {
+      const dir = mkdtempSync(join(tmpdir(), 'keel-queue-bench-pool-'));
+      const pool = new PoolJobRunner({ ...poolOptions(dir), threads, registry: new Registry() });
+      try {
+        await pool.start();
+        const run = (p: RerankPayload) => pool.run('rerank', 'rerank', p, deadline());
+        await throughput(run, 16, IN_FLIGHT);
+        return await measured(run, { 'bench process': process.pid });
+      } finally {
+        await pool.close(1_000);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    };
+    const poolOne = await onThreads(1);
+    const poolTwo = await onThreads(2);
     const single = performance.now();
     await local.run('rerank', 'rerank', payload(100, 250, 1, true), deadline());
     const oneJobMs = performance.now() - single;
-    console.log('throughput', { one, two, ratio: two / one, oneJobMs });
+    console.log('throughput', { one, two, poolOne, poolTwo, oneJobMs });
     await distributed.close(1_000);
 
     // 3. Event-loop delay of a real API while its two workers are saturated, against the
-    //    embedded API (pool of 2 threads) under the same load.
-    const apiPort = await freePort();
-    const api = await keel(
-      ['serve'],
+    //    embedded API (pool of 2 threads) under the same load; each with the request bodies
+    //    decoded on the body thread (as shipped) and on the event loop (the diagnostic setting),
+    //    the four taking turns. Redis at the production policy.
+    await fsync('everysec');
+    const setups: Array<{ setup: string; env: Record<string, string> }> = [
       {
-        REDIS_URL: redis.url,
-        KEEL_DATA_DIR: dataDir,
-        PORT: String(apiPort),
-        KEEL_POOL_THREADS: '1',
+        setup: 'API (REDIS_URL) + 2 workers of 1 thread',
+        env: { REDIS_URL: redis.url, KEEL_DATA_DIR: dataDir, KEEL_POOL_THREADS: '1' },
       },
-      apiPort,
-    );
-    procs.push(api);
-    const distributedLoop = await loopDelayUnderLoad(api);
-    await api.stop();
-    const embeddedDir = mkdtempSync(join(tmpdir(), 'keel-queue-bench-embedded-'));
-    const embeddedPort = await freePort();
-    const embeddedApi = await keel(
-      ['serve'],
-      { KEEL_DATA_DIR: embeddedDir, PORT: String(embeddedPort), KEEL_POOL_THREADS: '2' },
-      embeddedPort,
-    );
-    procs.push(embeddedApi);
-    const embeddedLoop = await loopDelayUnderLoad(embeddedApi);
-    await embeddedApi.stop();
-    rmSync(embeddedDir, { recursive: true, force: true });
-    console.log('event loop', { distributedLoop, embeddedLoop });
+      { setup: 'embedded API, pool of 2 threads', env: { KEEL_POOL_THREADS: '2' } },
+    ];
+    const bodies: Array<{ bodies: string; env: Record<string, string> }> = [
+      { bodies: 'body thread', env: {} },
+      { bodies: 'event loop (diagnostic)', env: { KEEL_DIAGNOSTIC_BODY_ON_LOOP: 'true' } },
+    ];
+    const loops: LoopRun[] = [];
+    for (let roundNo = 1; roundNo <= LOOP_ROUNDS; roundNo++) {
+      for (const { setup, env } of setups) {
+        for (const body of bodies) {
+          const dir = env.KEEL_DATA_DIR ?? mkdtempSync(join(tmpdir(), 'keel-queue-bench-api-'));
+          const port = await freePort();
+          const api = await keel(
+            ['serve'],
+            { ...env, ...body.env, KEEL_DATA_DIR: dir, PORT: String(port) },
+            port,
+          );
+          procs.push(api);
+          const run = await loopDelayUnderLoad(api);
+          await api.stop();
+          if (dir !== dataDir) rmSync(dir, { recursive: true, force: true });
+          loops.push({ setup, bodies: body.bodies, round: roundNo, ...run });
+          console.log('event loop', loops.at(-1));
+        }
+      }
+    }
+    await admin.quit();
 
-    const report = {
+    const report: Report = {
       machine: machine(),
       command: 'npm run bench:queue',
-      redis: 'redis-server (Debian), loopback, AOF appendfsync always',
-      roundTrip: { ...roundTrip, addedP50Ms: addedP50, addedP99Ms: addedP99 },
+      redis: 'redis-server (Debian), loopback, AOF on; appendfsync switched at run time',
+      roundTrip,
       throughput: {
         jobs: THROUGHPUT_JOBS,
         inFlight: IN_FLIGHT,
         payload: 'rerank, 100 candidates of 250 words, a 26-term query, method keel',
         oneJobMs: round(oneJobMs, 1),
-        oneWorkerJobsPerSecond: round(one, 1),
-        twoWorkersJobsPerSecond: round(two, 1),
-        ratio: round(two / one, 2),
+        workers: Object.fromEntries(
+          FSYNC.map((mode) => [
+            mode,
+            {
+              one: one[mode],
+              two: two[mode],
+              ratio: round(two[mode].jobsPerSecond / one[mode].jobsPerSecond, 2),
+            },
+          ]),
+        ) as Record<Fsync, Scaling>,
+        pool: {
+          one: poolOne,
+          two: poolTwo,
+          ratio: round(poolTwo.jobsPerSecond / poolOne.jobsPerSecond, 2),
+        },
       },
-      eventLoop: {
-        requests: LOOP_REQUESTS,
-        inFlight: IN_FLIGHT,
-        distributed: { ...distributedLoop, setup: 'API (REDIS_URL) + 2 workers of 1 thread' },
-        embedded: { ...embeddedLoop, setup: 'embedded API, pool of 2 threads' },
-      },
+      eventLoop: { requests: LOOP_REQUESTS, inFlight: IN_FLIGHT, runs: loops },
     };
     const out = join(repoRoot(), 'docs/benchmarks');
     writeFileSync(join(out, 'queue.json'), `${JSON.stringify(report, null, 2)}\n`);
@@ -265,76 +384,127 @@ async function main(): Promise<void> {
   }
 }
 
-type Report = {
+interface Scaling {
+  one: Measured;
+  two: Measured;
+  ratio: number;
+}
+
+interface LoopRun {
+  setup: string;
+  bodies: string;
+  round: number;
+  p99Ms: number;
+  rps: number;
+  errors: number;
+  apiCpuMsPerRequest: number;
+}
+
+interface Report {
   machine: ReturnType<typeof machine>;
+  command: string;
+  redis: string;
   roundTrip: {
     calls: number;
     embedded: { p50Ms: number; p99Ms: number };
-    bullmq: { p50Ms: number; p99Ms: number };
-    addedP50Ms: number;
-    addedP99Ms: number;
+    bullmq: Record<Fsync, QueuedRoundTrip>;
   };
   throughput: {
     jobs: number;
     inFlight: number;
     payload: string;
     oneJobMs: number;
-    oneWorkerJobsPerSecond: number;
-    twoWorkersJobsPerSecond: number;
-    ratio: number;
+    workers: Record<Fsync, Scaling>;
+    pool: Scaling;
   };
-  eventLoop: {
-    requests: number;
-    inFlight: number;
-    distributed: { p99Ms: number; rps: number; errors: number; setup: string };
-    embedded: { p99Ms: number; rps: number; errors: number; setup: string };
-  };
-};
+  eventLoop: { requests: number; inFlight: number; runs: LoopRun[] };
+}
+
+const cpuCells = (m: Measured) =>
+  Object.entries(m.cpuMsPerJob)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
 
 function markdown(r: Report): string {
   const m = r.machine;
+  const t = r.throughput;
+  const trips = FSYNC.map((mode) => {
+    const q = r.roundTrip.bullmq[mode];
+    return `| BullMQ + worker, \`appendfsync ${mode}\` | ${q.p50Ms} | ${q.p99Ms} | **${q.addedP50Ms}** | ${q.addedP99Ms} |`;
+  }).join('\n');
+  const scaling = FSYNC.map((mode) => {
+    const w = t.workers[mode];
+    return `| BullMQ, \`appendfsync ${mode}\` | ${w.one.jobsPerSecond} | ${w.two.jobsPerSecond} | **${w.ratio}×** | ${round(w.ratio / t.pool.ratio, 2)} |`;
+  }).join('\n');
+  const cpu = [
+    ...FSYNC.flatMap((mode) => [
+      `| BullMQ, \`${mode}\`, 1 worker | ${cpuCells(t.workers[mode].one)} |`,
+      `| BullMQ, \`${mode}\`, 2 workers | ${cpuCells(t.workers[mode].two)} |`,
+    ]),
+    `| pool, 1 thread | ${cpuCells(t.pool.one)} |`,
+    `| pool, 2 threads | ${cpuCells(t.pool.two)} |`,
+  ].join('\n');
+  const loops = r.eventLoop.runs
+    .map(
+      (l) =>
+        `| ${l.setup} | ${l.bodies} | ${l.round} | ${l.p99Ms} | ${l.apiCpuMsPerRequest} | ${l.rps} | ${l.errors} |`,
+    )
+    .join('\n');
   return `# Queue benchmark — BullMQ on Redis against the embedded pool
 
 Generated by \`npm run bench:queue\` (test/bench/queue.bench.ts); raw numbers in
 [queue.json](queue.json). Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node},
-commit ${m.commit}, ${m.date}. Redis: Debian's redis-server on loopback, AOF with
-\`appendfsync always\`. Shared, noisy machine: read the ratios.
+commit ${m.commit}, ${m.date}. Redis: Debian's redis-server on loopback with AOF on, its fsync
+policy switched at run time (\`CONFIG SET appendfsync\`): \`always\` (an acknowledged write is on
+disk; the tests' setting) and \`everysec\` (BullMQ's advice for production and the dev overlay's
+setting; a crash may lose the last second). Shared, noisy machine: read the ratios.
 
 ## 1. Round trip added by BullMQ (target: ≤ 2 ms p50)
 
 ${r.roundTrip.calls} calls of a small rerank job (10 short candidates), alternating between the
 embedded pool (one thread, in process) and BullMQ (a \`keel worker\` process with one thread), from
-the same process through the same \`JobRunner.run\`.
+the same process through the same \`JobRunner.run\`; blocks of calls take turns between the two
+policies.
 
-| path | p50 ms | p99 ms |
-| --- | --- | --- |
-| embedded pool | ${r.roundTrip.embedded.p50Ms} | ${r.roundTrip.embedded.p99Ms} |
-| BullMQ + worker | ${r.roundTrip.bullmq.p50Ms} | ${r.roundTrip.bullmq.p99Ms} |
-| **added by the queue** | **${r.roundTrip.addedP50Ms}** | **${r.roundTrip.addedP99Ms}** |
+| path | p50 ms | p99 ms | added p50 ms | added p99 ms |
+| --- | --- | --- | --- | --- |
+| embedded pool | ${r.roundTrip.embedded.p50Ms} | ${r.roundTrip.embedded.p99Ms} | | |
+${trips}
 
 ## 2. CPU-bound throughput, 1 and 2 workers (target: ≥ 1.8×)
 
-${r.throughput.jobs} jobs (${r.throughput.payload}; one takes ${r.throughput.oneJobMs} ms on a pool
-thread), ${r.throughput.inFlight} in flight, each worker one process with one thread. The bench
-process (producer) and Redis share the same 2 cores.
+${t.jobs} jobs (${t.payload}; one takes ${t.oneJobMs} ms on a pool thread), ${t.inFlight} in
+flight, each worker one process with one thread. The bench process (producer) and Redis share the
+same 2 cores. The peer is the machine's own scaling for the same jobs without a queue: the embedded
+pool in the bench process with 1 thread, then 2.
 
-| workers | jobs/s |
+| setup | 1 worker jobs/s | 2 workers jobs/s | ratio | share of the pool's ratio |
+| --- | --- | --- | --- | --- |
+${scaling}
+| embedded pool, 1 then 2 threads (peer) | ${t.pool.one.jobsPerSecond} | ${t.pool.two.jobsPerSecond} | **${t.pool.ratio}×** | 1 |
+
+With one worker, the producer's and Redis's work runs on the core the worker leaves free; with two,
+it takes CPU from them. So the ratio's ceiling is 2 × (the job's CPU) / (all the CPU a job costs,
+every process counted), which the rows below give, and the pool's own ratio shows what the two
+cores give this job with a small overhead. CPU milliseconds per job, by process (from /proc; the
+bench process's include its pool threads in the peer's rows):
+
+| run | CPU ms per job |
 | --- | --- |
-| 1 | ${r.throughput.oneWorkerJobsPerSecond} |
-| 2 | ${r.throughput.twoWorkersJobsPerSecond} |
-| **ratio** | **${r.throughput.ratio}×** |
+${cpu}
 
 ## 3. API event-loop delay while workers are saturated (target: ≤ 20 ms p99)
 
-${r.eventLoop.requests} \`POST /v1/rerank\` requests (the same 100-candidate payloads), ${r.eventLoop.inFlight} in
+${r.eventLoop.requests} \`POST /v1/rerank\` requests (the same 100-candidate payloads, 181 kB each), ${r.eventLoop.inFlight} in
 flight; \`keel_event_loop_delay_seconds{quantile="0.99"}\` from the API's /metrics over the run (the
-delay beyond the 10 ms sampling interval, which prom-client's \`nodejs_eventloop_lag_*\` include).
-Pool threads run at nice 10, below the event loop.
+delay beyond the 10 ms sampling interval, which prom-client's \`nodejs_eventloop_lag_*\` include)
+and the API process's CPU per request (/proc). Request bodies decoded on the API's body thread (as
+shipped) and on the event loop (\`KEEL_DIAGNOSTIC_BODY_ON_LOOP=true\`); the runs take turns. Pool
+threads run at nice 10, below the event loop; Redis at \`appendfsync everysec\`.
 
-| setup | event-loop delay p99 ms | requests/s | errors |
-| --- | --- | --- | --- |
-| ${r.eventLoop.distributed.setup} | ${r.eventLoop.distributed.p99Ms} | ${r.eventLoop.distributed.rps} | ${r.eventLoop.distributed.errors} |
-| ${r.eventLoop.embedded.setup} | ${r.eventLoop.embedded.p99Ms} | ${r.eventLoop.embedded.rps} | ${r.eventLoop.embedded.errors} |
+| setup | bodies decoded on | run | event-loop delay p99 ms | API CPU ms per request | requests/s | errors |
+| --- | --- | --- | --- | --- | --- | --- |
+${loops}
 `;
 }
 
