@@ -214,6 +214,29 @@ describe('distributed mode: fault cases', () => {
     expect(await client.zscore('bull:ingest:failed', doomed)).not.toBeNull();
   });
 
+  it("an ingest's documents wait in a payload key of their own, not in the job's hash, until the job completes", async () => {
+    await api.request('POST', '/v1/collections', { name: 'carried' });
+    const docs = corpus(200, 40);
+    const id = await ingest('carried', docs);
+    const hash = await client.hgetall(`bull:ingest:${id}`);
+    const data = JSON.parse(hash.data) as { payloadKey?: string; payload?: unknown };
+    expect(data.payload).toBeUndefined();
+    expect(data.payloadKey).toBe(`bull:keel:payload:${id}`);
+    expect(hash.data.length).toBeLessThan(1_000);
+    const stored = JSON.parse((await client.get(data.payloadKey!))!) as {
+      documents: Array<{ id: string; text: string }>;
+    };
+    expect(stored.documents.map((d) => [d.id, d.text])).toEqual(docs.map((d) => [d.id, d.text]));
+    expect(await client.ttl(data.payloadKey!)).toBeGreaterThan(0);
+
+    await worker();
+    const done = await finished(id);
+    expect(done.state, JSON.stringify(done.error)).toBe('completed');
+    expect(done.result.created).toBe(200);
+    expect((await collection('carried')).documentCount).toBe(200);
+    expect(await client.exists(data.payloadKey!)).toBe(0);
+  });
+
   it('the same Idempotency-Key gives the same job; cancel stops a waiting and a running job', async () => {
     await api.request('POST', '/v1/collections', { name: 'keyed' });
     const docs = corpus(1_000, 30);

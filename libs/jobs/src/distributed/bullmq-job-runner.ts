@@ -20,6 +20,7 @@ import {
   type RunOptions,
   type RunnerHealth,
 } from '../job-runner.js';
+import type { PoolJobRunner } from '../embedded/pool-job-runner.js';
 import { connectRedis, whenReady } from './connection.js';
 import { decodeFailure, type JobEnvelope } from './envelope.js';
 import { keys } from './keys.js';
@@ -38,8 +39,11 @@ export interface DistributedOptions {
   retentionHours: number;
   redisTimeoutMs: number;
   registry: Registry;
-  /** Runs the jobs that stay in the API process (see REMOTE_JOBS). */
-  local: JobRunner;
+  /**
+   * Runs the jobs that stay in the API process (see REMOTE_JOBS), and serializes tracked jobs'
+   * payloads on its threads.
+   */
+  local: PoolJobRunner;
 }
 
 interface Waiter {
@@ -432,13 +436,14 @@ export class BullmqJobRunner extends JobRunner {
         5,
       );
     }
+    const retention = this.options.retentionHours * 3_600;
+    const payloadKey = keys.payload(this.options.prefix, id);
     const envelope: JobEnvelope = {
       v: 1,
-      payload,
+      payloadKey,
       timeoutMs: options.timeoutMs ?? this.options.trackedTimeoutMs,
       ...(options.requestId ? { requestId: options.requestId } : {}),
     };
-    const retention = this.options.retentionHours * 3_600;
     const jobOptions: JobsOptions = {
       jobId: id,
       attempts: this.options.attempts,
@@ -447,9 +452,19 @@ export class BullmqJobRunner extends JobRunner {
       removeOnFail: { age: retention },
     };
     try {
+      // Kept, counted from now, as long as a finished job's record; the worker deletes it once the
+      // job completes.
+      const bytes = await this.options.local.encode(payload);
+      await this.connection.set(
+        payloadKey,
+        Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+        'EX',
+        retention,
+      );
       const job = await this.queue(queue).add(name, envelope, jobOptions);
       return this.record(queue, job, 'waiting');
     } catch (error) {
+      if (error instanceof KeelError) throw error;
       throw new KeelError(
         'UNAVAILABLE',
         `could not queue the job: ${error instanceof Error ? error.message : String(error)}`,
@@ -530,6 +545,7 @@ export class BullmqJobRunner extends JobRunner {
           'EX',
           this.options.retentionHours * 3_600,
         );
+        await this.connection.del(keys.payload(this.options.prefix, id));
         return true;
       }
       // Active (or it became active under us): its worker stops it.

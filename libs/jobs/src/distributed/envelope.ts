@@ -11,7 +11,14 @@ import {
  */
 export interface JobEnvelope {
   v: 1;
-  payload: unknown;
+  /** Request/reply jobs: the payload itself. */
+  payload?: unknown;
+  /**
+   * Tracked jobs: the Redis key that holds the payload as JSON bytes, written by the API from a
+   * pool thread. An ingest's megabytes of documents stay out of the job's hash, which BullMQ
+   * serializes on the API's event loop when it adds the job and parses on every status read.
+   */
+  payloadKey?: string;
   requestId?: string;
   /** Request/reply: epoch ms after which nobody waits; a worker that sees it passed skips the job. */
   deadline?: number;
@@ -21,7 +28,12 @@ export interface JobEnvelope {
 
 export function readEnvelope(data: unknown): JobEnvelope {
   const e = data as Partial<JobEnvelope> | null;
-  if (!e || typeof e !== 'object' || e.v !== 1 || !('payload' in e)) {
+  if (
+    !e ||
+    typeof e !== 'object' ||
+    e.v !== 1 ||
+    !('payload' in e || typeof e.payloadKey === 'string')
+  ) {
     throw new KeelError(
       'VALIDATION_FAILED',
       `unreadable job data (envelope version ${String(e?.v)}; this build reads 1)`,

@@ -34,6 +34,8 @@ const PROGRESS_EVERY_MS = 500;
 export class KeelWorker {
   private readonly workers = new Map<QueueName, Worker>();
   private subscriber?: Redis;
+  /** Reads and deletes tracked jobs' payloads (see JobEnvelope.payloadKey). */
+  private commands?: Redis;
   /** The workers' connections: BullMQ duplicates them for its blocking reads, never closes them. */
   private readonly connections: Redis[] = [];
   private closing = false;
@@ -80,6 +82,9 @@ export class KeelWorker {
     this.subscriber.on('error', () => undefined);
     await whenReady(this.subscriber);
     await this.subscriber.subscribe(keys.cancelChannel(prefix));
+    this.commands = connectRedis(redisUrl, 'producer', redisTimeoutMs);
+    this.commands.on('error', () => undefined);
+    await whenReady(this.commands);
     this.subscriber.on('message', (_channel: string, jobId: string) => {
       for (const worker of this.workers.values()) worker.cancelJob(jobId, 'cancelled');
     });
@@ -147,10 +152,21 @@ export class KeelWorker {
     if (deadline !== undefined && deadline <= Date.now()) {
       throw new KeelError('DEADLINE_EXCEEDED', 'nobody waits for this job any more');
     }
+    let payloadBytes: Buffer | null = null;
+    if (envelope.payloadKey !== undefined) {
+      payloadBytes = (await this.commands?.getBuffer(envelope.payloadKey)) ?? null;
+      if (!payloadBytes) {
+        throw new KeelError(
+          'NOT_FOUND',
+          `the job's payload is no longer in Redis (kept KEEL_JOB_RETENTION_HOURS from when it was queued)`,
+        );
+      }
+    }
     const task = {
       queue,
       name: job.name,
       payload: envelope.payload,
+      ...(payloadBytes ? { payloadBytes } : {}),
       jobId: job.id!,
       ...(envelope.requestId ? { requestId: envelope.requestId } : {}),
       ...(deadline !== undefined ? { deadline } : {}),
@@ -185,6 +201,10 @@ export class KeelWorker {
       }
     }
     if (!reply.ok) throw KeelError.from(reply.error);
+    // Done: the input is not needed again (a failed job keeps it, for its retries).
+    if (envelope.payloadKey !== undefined) {
+      await this.commands?.del(envelope.payloadKey).catch(() => 0);
+    }
     return reply.result;
   }
 
@@ -227,6 +247,7 @@ export class KeelWorker {
       await Promise.all(workers.map((w) => w.close(true)));
     }
     await this.subscriber?.quit().catch(() => undefined);
+    this.commands?.disconnect();
     for (const c of this.connections) c.disconnect();
     await this.options.pool.destroy();
   }

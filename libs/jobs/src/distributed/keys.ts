@@ -4,4 +4,6 @@ export const keys = {
   cancelChannel: (prefix: string) => `${prefix}:keel:cancel`,
   /** A cancelled tracked job's record, kept for GET /v1/jobs/:id after the job itself is gone. */
   cancelled: (prefix: string, id: string) => `${prefix}:keel:cancelled:${id}`,
+  /** A tracked job's payload as JSON bytes (see JobEnvelope.payloadKey). */
+  payload: (prefix: string, id: string) => `${prefix}:keel:payload:${id}`,
 };

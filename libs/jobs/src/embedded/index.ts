@@ -33,8 +33,8 @@ export function createPoolRunner(
   });
 }
 
-export interface StartedPool {
-  runner: JobRunner;
+export interface StartedPool<R extends JobRunner = JobRunner> {
+  runner: R;
   /** The process's metrics registry, with the pool's metrics already on it. */
   registry: Registry;
   /** Resolves when the threads are up; readiness waits for it. */
@@ -73,7 +73,11 @@ export async function startJobs(
 }
 
 /** Creates the process's registry and the pool, and starts the threads at once. */
-export function startPool(config: KeelConfig, runtime: RuntimeInfo, threadFile: URL): StartedPool {
+export function startPool(
+  config: KeelConfig,
+  runtime: RuntimeInfo,
+  threadFile: URL,
+): StartedPool<PoolJobRunner> {
   const registry = new Registry();
   const runner = createPoolRunner(config, runtime, registry, threadFile);
   const ready = runner.start();

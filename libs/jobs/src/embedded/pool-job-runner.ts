@@ -114,6 +114,12 @@ export class PoolJobRunner extends JobRunner {
     return this.starting;
   }
 
+  /** `value` as JSON bytes, serialized on a pool thread rather than on the caller's event loop. */
+  encode(value: unknown): Promise<Uint8Array> {
+    this.checkOpen();
+    return this.pool.encode(value);
+  }
+
   override async run<Q extends QueueName, N extends JobName<Q>>(
     queue: Q,
     name: N,

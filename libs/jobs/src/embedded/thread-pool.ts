@@ -228,7 +228,13 @@ export class ThreadPool {
     try {
       for (let attempt = 0; ; attempt++) {
         try {
-          return await this.live().run({ ...task, port: port2 }, { transferList: [port2] });
+          // The payload's bytes move rather than copy; a slice of a larger buffer is copied once
+          // first, since moving it would take the rest of that buffer along.
+          const bytes = task.payloadBytes && ownedBytes(task.payloadBytes);
+          return await this.live().run(
+            { ...task, port: port2, ...(bytes ? { payloadBytes: bytes } : {}) },
+            { transferList: bytes ? [port2, bytes.buffer] : [port2] },
+          );
         } catch (error) {
           if (!isQueueFull(error) || attempt > 600) throw error;
           await new Promise((r) => setTimeout(r, 100));
@@ -238,6 +244,15 @@ export class ThreadPool {
       signal?.removeEventListener('abort', cancel);
       port1.close();
     }
+  }
+
+  /** `value` as JSON bytes, serialized on a thread (see EncodeTask). */
+  async encode(value: unknown): Promise<Uint8Array> {
+    const reply = (await this.live().run({ encode: value })) as ThreadReply | Uint8Array;
+    if (reply instanceof Uint8Array) return reply;
+    throw reply.ok
+      ? new KeelError('INTERNAL', 'the thread returned no bytes')
+      : KeelError.from(reply.error);
   }
 
   health(): { up: boolean; threads: number; expectedThreads: number; queueDepth: number } {
@@ -253,4 +268,13 @@ export class ThreadPool {
   async destroy(): Promise<void> {
     await this.pool?.destroy();
   }
+}
+
+/** Bytes that own their whole ArrayBuffer, so that it can be transferred: `bytes`, or a copy. */
+function ownedBytes(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  const owns =
+    bytes.byteOffset === 0 &&
+    bytes.byteLength === bytes.buffer.byteLength &&
+    bytes.buffer instanceof ArrayBuffer;
+  return owns ? (bytes as Uint8Array<ArrayBuffer>) : new Uint8Array(bytes);
 }

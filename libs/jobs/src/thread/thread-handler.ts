@@ -8,6 +8,7 @@ import {
   type QueueName,
   type SerializedError,
 } from '@keel/contracts/jobs';
+import { move } from 'piscina';
 import { ProcessorRegistry } from './registry.js';
 
 /** What the pool sends a thread. Plain data: it is structured-cloned across the boundary. */
@@ -15,6 +16,11 @@ export interface ThreadTask {
   queue: QueueName;
   name: string;
   payload: unknown;
+  /**
+   * The payload as JSON bytes instead, parsed on the thread: a queued ingest's documents arrive
+   * from Redis as bytes, and the worker's event loop never parses them.
+   */
+  payloadBytes?: Uint8Array;
   jobId?: string;
   requestId?: string;
   deadline?: number;
@@ -30,7 +36,17 @@ export type ThreadReply = { ok: true; result: unknown } | { ok: false; error: Se
 export const PING = '__ping';
 /** After readiness: load what makes later jobs faster (see ThreadOptions.warm). */
 export const WARM = '__warm';
-export type ControlTask = typeof PING | typeof WARM;
+/**
+ * Serializes a value to JSON bytes on the thread, for a caller whose event loop should not (the
+ * distributed API, writing an ingest's documents to Redis). The bytes move back without a copy.
+ */
+export interface EncodeTask {
+  encode: unknown;
+}
+export type ControlTask = typeof PING | typeof WARM | EncodeTask;
+
+const utf8 = new TextDecoder('utf-8');
+const utf8Encoder = new TextEncoder();
 
 export interface ThreadOptions {
   dataDir: string;
@@ -62,7 +78,7 @@ function serialize(error: unknown): SerializedError {
 export function createThreadHandler(
   processors: readonly AnyProcessor[],
   options: ThreadOptions,
-): (task: ThreadTask | ControlTask) => Promise<ThreadReply> {
+): (task: ThreadTask | ControlTask) => Promise<ThreadReply | Uint8Array> {
   const registry = ProcessorRegistry.from(processors);
   return async (task) => {
     if (task === PING || task === WARM) {
@@ -70,6 +86,14 @@ export function createThreadHandler(
         if (task === PING) options.prepare?.();
         else options.warm?.();
         return { ok: true, result: null };
+      } catch (error) {
+        return { ok: false, error: serialize(error) };
+      }
+    }
+    if ('encode' in task) {
+      try {
+        // Its own memory, moved to the caller: piscina transfers a moved value returned as is.
+        return move(utf8Encoder.encode(JSON.stringify(task.encode))) as Uint8Array;
       } catch (error) {
         return { ok: false, error: serialize(error) };
       }
@@ -120,7 +144,10 @@ export function createThreadHandler(
         payload: unknown,
         c: ProcessorContext,
       ) => Promise<unknown>;
-      const result = await handle(task.payload, context);
+      const payload: unknown = task.payloadBytes
+        ? JSON.parse(utf8.decode(task.payloadBytes))
+        : task.payload;
+      const result = await handle(payload, context);
       return { ok: true, result };
     } catch (error) {
       if (context.signal.aborted && !(error instanceof KeelError)) {
