@@ -165,4 +165,22 @@ describe('ingest bodies decoded off the event loop', () => {
     expect((after.body ?? 0) - (before.body ?? 0)).toBe(4);
     expect(after.main).toBeUndefined();
   });
+
+  it('a burst of 64 small rerank requests at once is decoded, none refused: the backlog is in bytes', async () => {
+    const body = {
+      query: 'queues',
+      candidates: Array.from({ length: 20 }, (_, i) => ({
+        id: `c${i}`,
+        text: `queue ${i} `.repeat(20),
+      })),
+      topK: 5,
+    };
+    const statuses = await Promise.all(
+      Array.from(
+        { length: 64 },
+        async () => (await keel.request('POST', '/v1/rerank', body)).status,
+      ),
+    );
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+  });
 });

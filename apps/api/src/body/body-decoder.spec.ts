@@ -12,8 +12,8 @@ describe('BodyDecoder', () => {
     for (const decoder of decoders.splice(0)) await decoder.onModuleDestroy();
   });
 
-  function start(backlog = 16) {
-    const config = loadConfig({ KEEL_BODY_DECODE_BACKLOG: String(backlog) });
+  function start(backlogBytes = 64 * 1024 * 1024) {
+    const config = loadConfig({ KEEL_BODY_DECODE_BACKLOG_BYTES: String(backlogBytes) });
     const metrics = new MetricsService(new Registry());
     const decoder = new BodyDecoder(THREAD, config, metrics);
     decoders.push(decoder);
@@ -74,17 +74,38 @@ describe('BodyDecoder', () => {
     expect(neighbour.toString()).toBe('still here');
   });
 
-  it('refuses bodies beyond its backlog with 429 OVERLOADED and Retry-After; it decodes the rest', async () => {
-    const { decoder } = start(1);
+  /** `{"holdMs":N}` padded with spaces to `bytes`. */
+  const sized = (holdMs: number, bytes: number) => {
+    const body = Buffer.alloc(bytes, ' ');
+    body.write(JSON.stringify({ holdMs }));
+    return body;
+  };
+
+  it('refuses bodies past its backlog in bytes with 429 OVERLOADED and Retry-After; it decodes the rest', async () => {
+    const { decoder } = start(200 * 1024);
     await decoder.decode(IngestDocumentsDto, json({ holdMs: 0 })); // the thread is up
-    const running = decoder.decode(IngestDocumentsDto, json({ holdMs: 400 }));
-    const queued = decoder.decode(IngestDocumentsDto, json({ holdMs: 0 }));
+    const running = decoder.decode(IngestDocumentsDto, sized(400, 100 * 1024));
+    const queued = decoder.decode(IngestDocumentsDto, sized(0, 90 * 1024));
+    // Small bodies count 1 KiB each: ten more fit (200 KiB in all), the eleventh does not.
+    const small = Array.from({ length: 10 }, () =>
+      decoder.decode(IngestDocumentsDto, json({ holdMs: 0 })),
+    );
     const refused = await decoder.decode(IngestDocumentsDto, json({ holdMs: 0 })).then(
       () => undefined,
       (e: unknown) => e,
     );
     expect(refused).toMatchObject({ code: 'OVERLOADED', status: 429, retryAfterSeconds: 1 });
-    await expect(running).resolves.toMatchObject({ byteLength: json({ holdMs: 400 }).byteLength });
-    await expect(queued).resolves.toMatchObject({ byteLength: json({ holdMs: 0 }).byteLength });
+    await expect(running).resolves.toMatchObject({ byteLength: 100 * 1024 });
+    await expect(queued).resolves.toMatchObject({ byteLength: 90 * 1024 });
+    await Promise.all(small);
+    // Decoded, they leave the backlog: the next body is taken.
+    await expect(decoder.decode(IngestDocumentsDto, json({ holdMs: 0 }))).resolves.toBeDefined();
+  });
+
+  it('takes one body larger than the whole backlog when nothing else waits', async () => {
+    const { decoder } = start(64 * 1024);
+    await expect(decoder.decode(IngestDocumentsDto, sized(0, 256 * 1024))).resolves.toMatchObject({
+      byteLength: 256 * 1024,
+    });
   });
 });

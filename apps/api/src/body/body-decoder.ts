@@ -15,13 +15,15 @@ type BodyType = (typeof BODY_TYPES)[BodyTypeName];
  * Decodes large JSON bodies (parse + the ValidationPipe's rules) on one thread of the API's own,
  * in both modes: this is the HTTP layer's work, not a job, and in distributed mode the API has no
  * pool. One thread, because a body is decoded in tens of milliseconds and a request waits for it;
- * a bounded backlog beyond it answers 429, like every other queue in Keel.
+ * a backlog bounded in bytes beyond it answers 429, like every other queue in Keel.
  */
 @Injectable()
 export class BodyDecoder implements OnModuleDestroy {
   private readonly logger = new Logger(BodyDecoder.name);
   private pool?: Piscina<BodyTask, BodyReply>;
   private started = false;
+  /** Bytes of the bodies given to the thread and not decoded yet (see decode). */
+  private backlogBytes = 0;
   private readonly seconds: Histogram<'type' | 'thread'>;
 
   constructor(
@@ -51,7 +53,6 @@ export class BodyDecoder implements OnModuleDestroy {
       filename: fileURLToPath(this.threadFile),
       minThreads: 1,
       maxThreads: 1,
-      maxQueue: this.config.http.bodyDecodeBacklog,
       idleTimeout: 2 ** 31 - 1,
       // See the job pool: tasks arrive as port messages, so the thread's event loop keeps turning.
       atomics: 'disabled',
@@ -80,21 +81,27 @@ export class BodyDecoder implements OnModuleDestroy {
       task.bytes = own ? bytes : new Uint8Array(bytes);
       transferList.push(task.bytes.buffer as ArrayBuffer);
     }
+    // At least 1 KiB a body, so that the number of waiting bodies is bounded too.
+    const cost = Math.max(task.bytes?.byteLength ?? 0, 1024);
+    if (
+      this.backlogBytes > 0 &&
+      this.backlogBytes + cost > this.config.http.bodyDecodeBacklogBytes
+    ) {
+      throw new KeelError(
+        'OVERLOADED',
+        'too many request bodies waiting to be decoded; retry later',
+        undefined,
+        1,
+      );
+    }
+    this.backlogBytes += cost;
     let reply: BodyReply;
     try {
       reply = this.config.diagnosticBodyOnLoop
         ? await (await import('./body-decode.js')).decodeBody(task)
         : await this.pool!.run(task, { transferList });
-    } catch (error) {
-      if (error instanceof Error && /queue is at limit/iu.test(error.message)) {
-        throw new KeelError(
-          'OVERLOADED',
-          'too many request bodies waiting to be decoded; retry later',
-          undefined,
-          1,
-        );
-      }
-      throw error;
+    } finally {
+      this.backlogBytes -= cost;
     }
     this.seconds.observe(
       { type: task.type, thread: reply.threadId === 0 ? 'main' : 'body' },

@@ -282,14 +282,15 @@ export class EnvSchema {
   KEEL_BODY_LIMIT_BYTES = 10 * 1024 * 1024;
 
   /**
-   * Request bodies (ingest, rerank, pack) read and waiting for the API's body thread to parse
-   * them; more get 429. Each holds up to KEEL_BODY_LIMIT_BYTES of memory.
+   * Bytes of request bodies (ingest, rerank, pack) read and waiting for the API's body thread to
+   * parse them; a body that would take the backlog past it gets 429 (one body alone is always
+   * taken). In bytes, not bodies: a burst of small rerank requests is not a 7 MB ingest batch.
    */
   @Type(() => Number)
   @IsInt()
-  @Min(1)
-  @Max(1024)
-  KEEL_BODY_DECODE_BACKLOG = 16;
+  @Min(64 * 1024)
+  @Max(4 * 1024 * 1024 * 1024)
+  KEEL_BODY_DECODE_BACKLOG_BYTES = 64 * 1024 * 1024;
 
   /** Deadline of a synchronous request unless the client asks for less. */
   @Type(() => Number)

@@ -9,7 +9,7 @@ export interface KeelConfig {
     port: number;
     host: string;
     bodyLimitBytes: number;
-    bodyDecodeBacklog: number;
+    bodyDecodeBacklogBytes: number;
     requestTimeoutMs: number;
   };
   dataDir: string;
@@ -104,7 +104,7 @@ export function loadConfig(env: Record<string, string | undefined>): KeelConfig 
       port: parsed.PORT,
       host: parsed.HOST,
       bodyLimitBytes: parsed.KEEL_BODY_LIMIT_BYTES,
-      bodyDecodeBacklog: parsed.KEEL_BODY_DECODE_BACKLOG,
+      bodyDecodeBacklogBytes: parsed.KEEL_BODY_DECODE_BACKLOG_BYTES,
       requestTimeoutMs: parsed.KEEL_REQUEST_TIMEOUT_MS,
     },
     dataDir: resolve(parsed.KEEL_DATA_DIR),
