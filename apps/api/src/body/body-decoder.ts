@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { KeelError } from '@keel/contracts';
+import { ownedBytes } from '@keel/jobs/thread';
 import { KEEL_CONFIG, MetricsService, type KeelConfig } from '@keel/platform';
 import { sharedHistogram } from '@keel/platform/metrics';
 import type { Histogram } from 'prom-client';
@@ -74,12 +75,9 @@ export class BodyDecoder implements OnModuleDestroy {
     const task: BodyTask = { type: type.name as BodyTypeName };
     const transferList: ArrayBuffer[] = [];
     if (bytes && bytes.byteLength > 0) {
-      const own =
-        bytes.byteOffset === 0 &&
-        bytes.byteLength === bytes.buffer.byteLength &&
-        bytes.buffer instanceof ArrayBuffer;
-      task.bytes = own ? bytes : new Uint8Array(bytes);
-      transferList.push(task.bytes.buffer as ArrayBuffer);
+      const owned = ownedBytes(bytes);
+      task.bytes = owned;
+      transferList.push(owned.buffer);
     }
     // At least 1 KiB a body, so that the number of waiting bodies is bounded too.
     const cost = Math.max(task.bytes?.byteLength ?? 0, 1024);

@@ -5,6 +5,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { KeelError } from '@keel/contracts/jobs';
 import type { KeelConfig } from '@keel/platform';
 import {
+  ownedBytes,
   PING,
   WARM,
   type ControlTask,
@@ -228,8 +229,7 @@ export class ThreadPool {
     try {
       for (let attempt = 0; ; attempt++) {
         try {
-          // The payload's bytes move rather than copy; a slice of a larger buffer is copied once
-          // first, since moving it would take the rest of that buffer along.
+          // The payload's bytes move rather than copy (see ownedBytes).
           const bytes = task.payloadBytes && ownedBytes(task.payloadBytes);
           return await this.live().run(
             { ...task, port: port2, ...(bytes ? { payloadBytes: bytes } : {}) },
@@ -268,13 +268,4 @@ export class ThreadPool {
   async destroy(): Promise<void> {
     await this.pool?.destroy();
   }
-}
-
-/** Bytes that own their whole ArrayBuffer, so that it can be transferred: `bytes`, or a copy. */
-function ownedBytes(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
-  const owns =
-    bytes.byteOffset === 0 &&
-    bytes.byteLength === bytes.buffer.byteLength &&
-    bytes.buffer instanceof ArrayBuffer;
-  return owns ? (bytes as Uint8Array<ArrayBuffer>) : new Uint8Array(bytes);
 }
