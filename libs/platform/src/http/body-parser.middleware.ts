@@ -61,10 +61,11 @@ export class JsonBodyMiddleware implements NestMiddleware {
 }
 
 /**
- * For routes whose bodies can be megabytes (a batch of documents): the JSON body is read but not
- * parsed, and `req.body` is its bytes (a Buffer; undefined without a body). Parsing and validating
- * 7 MB of JSON takes ~40 ms of CPU, which the route does off the event loop instead. The same
- * limit, media types and error codes as JsonBodyMiddleware; only UTF-8 (JSON's own encoding).
+ * For routes whose bodies can be megabytes (documents, rerank candidates, passages to pack): the
+ * JSON body is read but not parsed, and `req.body` is its bytes (a Buffer; undefined without a
+ * body). Parsing and validating 7 MB of JSON takes ~40 ms of CPU, which the route does off the
+ * event loop instead. The same limit, media types and error codes as JsonBodyMiddleware; only
+ * UTF-8 (JSON's own encoding).
  */
 @Injectable()
 export class RawJsonBodyMiddleware implements NestMiddleware {
