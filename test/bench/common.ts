@@ -35,26 +35,32 @@ export interface Machine {
   commit: string;
 }
 
-export function machine(): Machine {
-  let commit = 'unknown';
+/**
+ * The code being measured, read once when the bench starts: a report written later would find its
+ * own earlier files (a chart) uncommitted and call the tree dirty. "-dirty": measured on changes
+ * not yet committed, so the commit alone does not name the code.
+ */
+const COMMIT = ((): string => {
   try {
-    // "-dirty": measured on changes not yet committed, so the commit alone does not name the code.
-    commit = execSync('git describe --always --dirty --exclude "*"', {
+    return execSync('git describe --always --dirty --exclude "*"', {
       cwd: repoRoot(),
       stdio: ['ignore', 'pipe', 'ignore'],
     })
       .toString()
       .trim();
   } catch {
-    // not a git checkout
+    return 'unknown'; // not a git checkout
   }
+})();
+
+export function machine(): Machine {
   return {
     date: new Date().toISOString(),
     node: process.version,
     cpu: cpus()[0]?.model ?? 'unknown',
     cores: cpus().length,
     memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
-    commit,
+    commit: COMMIT,
   };
 }
 
