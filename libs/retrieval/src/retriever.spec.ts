@@ -83,6 +83,29 @@ describe('retrieve', () => {
     expect(r.degraded).toBe(true);
   });
 
+  it('a leg that stops on its own timer for the same deadline timed out too', async () => {
+    // As the embedding client does: its own timer, set from the leg's deadline, may fire first.
+    const legs: RetrievalLegs = {
+      bm25: () => Promise.resolve(result('a')),
+      dense: (r) =>
+        new Promise<SearchResult>((_, reject) =>
+          setTimeout(
+            () =>
+              reject(
+                new KeelError(
+                  'DEADLINE_EXCEEDED',
+                  'the deadline passed before the server answered',
+                ),
+              ),
+            Math.max(0, r.deadline - Date.now() - 20),
+          ),
+        ),
+    };
+    const r = await retrieve(legs, spec('hybrid', 250));
+    expect(r.legs.dense?.status).toBe('timeout');
+    expect(r.degraded).toBe(true);
+  });
+
   it('when every leg fails: 503 BACKEND_UNAVAILABLE naming them, or their one shared error', async () => {
     const mixed: RetrievalLegs = {
       bm25: () => Promise.reject(new KeelError('BACKEND_UNAVAILABLE', 'down')),

@@ -135,7 +135,9 @@ async function runLeg(
     return {
       name,
       error: keel,
-      timedOut: keel.code === 'DEADLINE_EXCEEDED' && timeout.aborted,
+      // Whichever timer fired: the leg's, or the callee's own for the same deadline (an HTTP
+      // client's), which can come a millisecond sooner and answer first.
+      timedOut: keel.code === 'DEADLINE_EXCEEDED',
       ms: performance.now() - started,
     };
   } finally {
