@@ -64,11 +64,7 @@ export class BodyDecoder implements OnModuleDestroy {
     );
   }
 
-  /**
-   * The body as `type`, validated, or the request's 4xx. The bytes move to the thread without a
-   * copy when they own their memory (a body read into one allocation); Buffer's small pooled
-   * slices are copied instead, since moving one would take the pool's other buffers with it.
-   */
+  /** The body as `type`, validated, or the request's 4xx; its bytes move to the thread (ownedBytes). */
   async decode<T extends BodyType>(type: T, body: unknown): Promise<InstanceType<T>> {
     this.start();
     const bytes = Buffer.isBuffer(body) ? body : undefined;

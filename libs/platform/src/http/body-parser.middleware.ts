@@ -43,20 +43,23 @@ function parseWith(parse: Parser, req: Request, res: Response, next: NextFunctio
   });
 }
 
+/** Runs one body-parser parser as Nest middleware; the subclasses say which. */
+abstract class BodyMiddleware implements NestMiddleware {
+  protected constructor(private readonly parse: Parser) {}
+
+  use(req: Request, res: Response, next: NextFunction): void {
+    parseWith(this.parse, req, res, next);
+  }
+}
+
 /**
  * JSON body parsing as Nest middleware (not Express's own), so that malformed or oversized bodies
  * become Keel errors with stable codes and pass through the same exception filter as the rest.
  */
 @Injectable()
-export class JsonBodyMiddleware implements NestMiddleware {
-  private readonly parse: Parser;
-
+export class JsonBodyMiddleware extends BodyMiddleware {
   constructor(@Inject(KEEL_CONFIG) config: KeelConfig) {
-    this.parse = express.json({ limit: config.http.bodyLimitBytes, strict: true });
-  }
-
-  use(req: Request, res: Response, next: NextFunction): void {
-    parseWith(this.parse, req, res, next);
+    super(express.json({ limit: config.http.bodyLimitBytes, strict: true }));
   }
 }
 
@@ -68,19 +71,17 @@ export class JsonBodyMiddleware implements NestMiddleware {
  * UTF-8 (JSON's own encoding).
  */
 @Injectable()
-export class RawJsonBodyMiddleware implements NestMiddleware {
-  private readonly parse: Parser;
-
+export class RawJsonBodyMiddleware extends BodyMiddleware {
   constructor(@Inject(KEEL_CONFIG) config: KeelConfig) {
-    this.parse = express.raw({ limit: config.http.bodyLimitBytes, type: JSON_TYPES });
+    super(express.raw({ limit: config.http.bodyLimitBytes, type: JSON_TYPES }));
   }
 
-  use(req: Request, res: Response, next: NextFunction): void {
+  override use(req: Request, res: Response, next: NextFunction): void {
     const charset = /;\s*charset\s*=\s*"?([^";\s]+)/iu.exec(req.headers['content-type'] ?? '')?.[1];
     if (charset !== undefined && !/^utf-?8$/iu.test(charset)) {
       next(new KeelError('UNSUPPORTED_MEDIA_TYPE', 'unsupported body encoding or charset'));
       return;
     }
-    parseWith(this.parse, req, res, next);
+    super.use(req, res, next);
   }
 }
